@@ -1,0 +1,60 @@
+"""Settings: the one reader of the environment (``CATALOG_*``).
+
+Each setting is declared once with its default and parser. Defaults point at the
+demo's files in the current directory, so every ``catalog`` command works from the
+repository root after ``make demo`` with no extra environment.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+from catalog.errors import ConfigError
+
+__all__ = ["Settings"]
+
+
+def _int(value: str) -> int:
+    return int(value)
+
+
+def _str(value: str) -> str:
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Runtime settings; ``Settings.from_env()`` reads ``CATALOG_<FIELD>`` for each field."""
+
+    database_url: str = "sqlite:///catalog.db"
+    mlflow_uri: str = "sqlite:///mlflow.db"
+    mlflow_instance: str = "mlflow"
+    cluster: str = "cm"
+    lineage_file: str = "lineage.yml"
+    user: str = ""
+    atlas_url: str = ""
+    lineage_max_depth: int = 50
+    max_lineage_file_bytes: int = 1_048_576
+    host: str = "127.0.0.1"
+    port: int = 5000
+
+    @classmethod
+    def from_env(cls, prefix: str = "CATALOG_", environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            key = prefix + f.name.upper()
+            if key not in env:
+                continue
+            parse: Callable[[str], Any] = _int if f.type in ("int", int) else _str
+            try:
+                values[f.name] = parse(env[key])
+            except ValueError:
+                raise ConfigError(f"{key}={env[key]!r}: expected {f.type}") from None
+        settings = cls(**values)
+        if not settings.user:
+            settings = cls(**{**values, "user": env.get("USER") or env.get("LOGNAME") or "catalog"})
+        return settings

@@ -1,0 +1,62 @@
+"""The catalog's exception tree: one root, each error also the builtin it is.
+
+Callers catch ``CatalogError`` for anything the catalog raises on purpose, or the
+builtin (``ValueError``, ``LookupError``, ...) when they do not care whose it is.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CatalogError",
+    "ConfigError",
+    "TypeDefError",
+    "UnknownTypeError",
+    "EntityValidationError",
+    "LineageFileError",
+    "SourceUnavailableError",
+    "NotFound",
+    "AmbiguousReference",
+    "ReferenceNotFound",
+]
+
+
+class CatalogError(Exception):
+    """Root of every error the catalog raises on purpose."""
+
+    exit_code = 2
+
+
+class ConfigError(CatalogError, ValueError):
+    """A setting read from the environment is malformed."""
+
+
+class TypeDefError(CatalogError, ValueError):
+    """A typedef (AtlasTypesDef JSON) is malformed or refers to an unknown type."""
+
+
+class UnknownTypeError(CatalogError, LookupError):
+    """An entity or typedef names a type the registry does not know."""
+
+
+class EntityValidationError(CatalogError, ValueError):
+    """An entity does not conform to its type: missing, unknown or mistyped attribute."""
+
+
+class LineageFileError(CatalogError, ValueError):
+    """lineage.yml is malformed; the message names file, line, key path and expectation."""
+
+
+class SourceUnavailableError(CatalogError, ConnectionError):
+    """A source (MLflow tracking server, Atlas) could not be reached or read."""
+
+
+class NotFound(CatalogError, LookupError):
+    """No entity matches a reference (qualifiedName, guid, models:/..., runs:/...)."""
+
+
+class AmbiguousReference(CatalogError, LookupError):
+    """A reference matches more than one entity; the message lists the candidates."""
+
+
+class ReferenceNotFound(EntityValidationError):
+    """An entity refers to another entity that is neither in the batch nor in the store."""

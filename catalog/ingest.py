@@ -1,0 +1,266 @@
+"""The one ingestion funnel: lineage.yml + MLflow -> batches for the store.
+
+Sources produce entities on their own (``lineage_file.declared_batch``,
+``mlflow_source.read_mlflow``); this module joins them where they meet:
+
+- a training run's inputs become the union of the data sets it logged and the
+  data sets lineage.yml declares for the model it produced; where they disagree a
+  ``Finding`` is recorded (``declared-not-logged``, ``logged-not-declared``);
+- deployments declared in lineage.yml become an ``ml_model_deploy_process`` and an
+  ``ml_deployment``, linked to the model version their ``models:/`` reference
+  resolves to (in this ingest, or already in the store).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from catalog import naming
+from catalog.model import Entity, EntityRef, Finding, SourceBatch, StoredEntity
+
+if TYPE_CHECKING:
+    from catalog.lineage_file import LineageDocument
+
+__all__ = ["IngestPlan", "plan_ingest", "ModelVersionLookup"]
+
+PROJECT_TYPE = "ml_project"
+RUN_TYPE = "ml_training_run"
+VERSION_TYPE = "ml_model_version"
+REGISTERED_MODEL_TYPE = "ml_registered_model"
+DEPLOYMENT_TYPE = "ml_deployment"
+DEPLOY_PROCESS_TYPE = "ml_model_deploy_process"
+TRAIN_PROCESS_TYPE = "ml_model_train_build_process"
+
+
+class ModelVersionLookup:
+    """Finds model versions (and declared training) already in the store."""
+
+    def version(self, model: str, selector: str | int) -> StoredEntity | None:  # pragma: no cover - protocol
+        raise NotImplementedError
+
+    def declared_training(self, model: str) -> list[EntityRef] | None:  # pragma: no cover - protocol
+        raise NotImplementedError
+
+
+@dataclass
+class IngestPlan:
+    """Batches in write order, and the subjects whose findings this ingest re-evaluated."""
+
+    batches: list[SourceBatch] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    finding_scope: set[str] = field(default_factory=set)
+
+
+def _version_of(ref: EntityRef) -> tuple[str, str] | None:
+    """``wine-quality/3@mlflow`` -> (``wine-quality``, ``3``)."""
+    if ref.type_name != VERSION_TYPE:
+        return None
+    name, _cluster = naming.split_cluster(ref.qualified_name)
+    model, sep, version = name.rpartition("/")
+    return (model, version) if sep else None
+
+
+def _declared_training(doc: LineageDocument) -> dict[str, list[EntityRef]]:
+    return {name: doc.training_refs(name) for name, model in doc.models.items() if model.training.datasets}
+
+
+def _matches(logged: EntityRef, logged_entity: Entity | None, declared: EntityRef, cluster: str) -> bool:
+    """Is a logged MLflow dataset the same data as a declared table or path?"""
+    if logged == declared:
+        return True
+    if logged_entity is None or logged.type_name != "ml_dataset":
+        return False
+    name = str(logged_entity.attributes.get("name") or "")
+    if not name:
+        return False
+    if declared.type_name == "hive_table":
+        return naming.table_qn(name, cluster) == declared.qualified_name
+    return naming.split_cluster(declared.qualified_name)[0] in (name, str(logged_entity.attributes.get("source")))
+
+
+def _merge_training(
+    run: Entity,
+    declared: Mapping[str, list[EntityRef]],
+    entities: Mapping[EntityRef, Entity],
+    cluster: str,
+    findings: list[Finding],
+) -> None:
+    models = sorted({mv[0] for ref in run.outputs if (mv := _version_of(ref))})
+    wanted = [d for m in models for d in declared.get(m, [])]
+    if not any(m in declared for m in models):
+        return
+    project = [r for r in run.inputs if r.type_name == PROJECT_TYPE]
+    logged = [r for r in run.inputs if r.type_name != PROJECT_TYPE]
+    matched: set[EntityRef] = set()
+    inputs: list[EntityRef] = list(project)
+    for ref in logged:
+        twin = next((d for d in wanted if _matches(ref, entities.get(ref), d, cluster)), None)
+        if twin is None:
+            inputs.append(ref)
+            findings.append(
+                Finding(
+                    "logged-not-declared",
+                    run.qualified_name,
+                    f"run {run.attributes.get('runId', run.qualified_name)} logged {ref} as an input, but "
+                    f"lineage.yml does not declare it as training data of {', '.join(models)}",
+                    run.qualified_name,
+                )
+            )
+        else:
+            matched.add(twin)
+            inputs.append(twin)
+    for ref in wanted:
+        if ref not in matched:
+            inputs.append(ref)
+            findings.append(
+                Finding(
+                    "declared-not-logged",
+                    run.qualified_name,
+                    f"lineage.yml declares {ref} as training data of {', '.join(models)}, but run "
+                    f"{run.attributes.get('runId', run.qualified_name)} did not log it as a dataset input",
+                    run.qualified_name,
+                )
+            )
+    run.attributes["inputs"] = list(dict.fromkeys(inputs))
+
+
+def _selector_matches(entity: Entity, model: str, selector: str | int) -> bool:
+    if entity.attributes.get("modelName") != model:
+        return False
+    if isinstance(selector, int) or str(selector).isdigit():
+        return int(entity.attributes.get("version", -1)) == int(selector)
+    return selector in (entity.attributes.get("aliases") or [])
+
+
+def _deployments(
+    doc: LineageDocument,
+    versions: Iterable[Entity],
+    lookup: ModelVersionLookup | None,
+    instance: str,
+    findings: list[Finding],
+) -> list[Entity]:
+    entities: list[Entity] = []
+    versions = list(versions)
+    for name, spec in doc.deployments.items():
+        model, selector = spec.model_name, spec.model_selector
+        cluster = doc.cluster
+        deployment_qn = naming.deployment_qn(name, spec.target, cluster)
+        version_ref: EntityRef | None = None
+        created = spec.created_millis()
+        found = next((v for v in versions if _selector_matches(v, model, selector)), None)
+        if found is not None:
+            version_ref = found.ref
+            created = created or int(found.attributes.get("createTime") or 0)
+        elif lookup is not None:
+            stored = lookup.version(model, selector)
+            if stored is not None:
+                version_ref = stored.ref
+                created = created or int(stored.attributes.get("createTime") or 0)
+        model_spec = doc.models.get(model)
+        owner = (model_spec.owner if model_spec else None) or "lineage.yml"
+        attributes: dict[str, Any] = {
+            "name": f"{name} ({spec.target})",
+            "owner": owner,
+            "mode": spec.mode,
+            "target": spec.target,
+            "modelRef": spec.model,
+            "status": spec.status,
+            "cpuMillicores": spec.cpu_millicores,
+            "createTime": created or 0,
+            "deployedTime": created or 0,
+        }
+        optional = {
+            "trigger": spec.trigger,
+            "inputPath": _input_name(doc, spec.input),
+            "outputPath": spec.output.location if spec.output else None,
+            "outputFormat": spec.output.format if spec.output else None,
+            "checkpoint": spec.checkpoint,
+            "expectations": spec.expectations,
+        }
+        attributes.update({k: v for k, v in optional.items() if v})
+        deployment = Entity(DEPLOYMENT_TYPE, deployment_qn, attributes)
+        if version_ref is None:
+            findings.append(
+                Finding(
+                    "deployment-model-unresolved",
+                    deployment_qn,
+                    f"deployment {name}: {spec.model} matches no model version in MLflow or the catalog; "
+                    f"linked to the registered model {model} instead",
+                    deployment_qn,
+                )
+            )
+            upstream = EntityRef(REGISTERED_MODEL_TYPE, naming.registered_model_qn(model, instance))
+        else:
+            upstream = version_ref
+            deployment.relationship_attributes["build"] = version_ref
+        process = Entity(
+            DEPLOY_PROCESS_TYPE,
+            naming.deploy_process_qn(name, spec.target, cluster),
+            {
+                "name": f"deploy {name} to {spec.target}",
+                "userName": owner,
+                "inputs": [upstream],
+                "outputs": [deployment.ref],
+            },
+        )
+        entities.extend([deployment, process])
+    return entities
+
+
+def _input_name(doc: LineageDocument, key: str | None) -> str | None:
+    if not key:
+        return None
+    spec = doc.datasets.get(key)
+    if spec is None:
+        return key
+    return spec.path or spec.qualified_name(key, doc.cluster)
+
+
+def plan_ingest(
+    doc: LineageDocument | None,
+    mlflow: SourceBatch | None,
+    *,
+    instance: str,
+    cluster: str,
+    lookup: ModelVersionLookup | None = None,
+    declared_batch: Callable[..., SourceBatch] | None = None,
+) -> IngestPlan:
+    """Join lineage.yml and MLflow into batches: declared, MLflow (merged), deployments."""
+    plan = IngestPlan()
+    declared: dict[str, list[EntityRef]] = {}
+    lineage_source = ""
+    if doc is not None:
+        if declared_batch is None:
+            from catalog.lineage_file import declared_batch as declared_batch
+        batch = declared_batch(doc, instance=instance)
+        lineage_source = batch.source
+        plan.batches.append(batch)
+        plan.findings.extend(batch.findings)
+        declared = _declared_training(doc)
+        cluster = doc.cluster
+    if mlflow is not None:
+        by_ref = {e.ref: e for e in mlflow.entities}
+        for entity in mlflow.entities:
+            if entity.type_name != RUN_TYPE:
+                continue
+            plan.finding_scope.add(entity.qualified_name)
+            models = {mv[0] for ref in entity.outputs if (mv := _version_of(ref))}
+            known = dict(declared)
+            if lookup is not None:
+                for model in models - set(known):
+                    refs = lookup.declared_training(model)
+                    if refs is not None:
+                        known[model] = refs
+            _merge_training(entity, known, by_ref, cluster, plan.findings)
+        plan.findings.extend(mlflow.findings)
+        plan.batches.append(mlflow)
+    if doc is not None and doc.deployments:
+        found: list[Finding] = []
+        versions = [e for e in (mlflow.entities if mlflow else []) if e.type_name == VERSION_TYPE]
+        entities = _deployments(doc, versions, lookup, instance, found)
+        plan.batches.append(SourceBatch(lineage_source, entities, []))
+        plan.findings.extend(found)
+        plan.finding_scope.update(e.qualified_name for e in entities if e.type_name == DEPLOYMENT_TYPE)
+    return plan

@@ -1,0 +1,225 @@
+"""Value objects shared by every layer: entities, references, classifications, findings.
+
+Pure Python, no I/O. Entities are Atlas entities: ``typeName``, unique
+``qualifiedName``, a stable ``guid``, attributes, relationship attributes and
+classifications. References between entities are ``EntityRef`` values, the
+equivalent of Atlas's ``AtlasObjectId`` with ``uniqueAttributes``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "EntityRef",
+    "Classification",
+    "Entity",
+    "Finding",
+    "SourceBatch",
+    "guid_for",
+    "content_hash",
+    "ACTIVE",
+    "DELETED",
+]
+
+ACTIVE = "ACTIVE"
+DELETED = "DELETED"
+
+# Namespace for deterministic guids: the same (typeName, qualifiedName) gets the same
+# guid in every catalog, so two concurrent ingests agree without a round trip.
+_GUID_NAMESPACE = uuid.UUID("6f1c3c5e-5d0a-4b7e-9a55-0c1a7a6c0a11")
+
+
+def guid_for(type_name: str, qualified_name: str) -> str:
+    """The stable guid of the entity keyed by (type_name, qualified_name)."""
+    return str(uuid.uuid5(_GUID_NAMESPACE, f"{type_name}\x00{qualified_name}"))
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class EntityRef:
+    """A reference to an entity by its unique key (Atlas ``AtlasObjectId``)."""
+
+    type_name: str
+    qualified_name: str
+
+    @property
+    def guid(self) -> str:
+        return guid_for(self.type_name, self.qualified_name)
+
+    def __str__(self) -> str:
+        return f"{self.type_name}:{self.qualified_name}"
+
+
+@dataclass(frozen=True, slots=True)
+class Classification:
+    """A classification (tag) on an entity; ``propagate`` follows Atlas's flag."""
+
+    type_name: str
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+    propagate: bool = True
+
+
+@dataclass(slots=True)
+class Entity:
+    """An Atlas entity as the catalog ingests and stores it.
+
+    ``attributes`` holds plain values and, for reference attributes (a Process's
+    ``inputs``/``outputs``), ``EntityRef`` values or lists of them.
+    ``relationship_attributes`` holds relationship ends (Atlas
+    ``relationshipAttributes``), also as ``EntityRef`` values.
+    """
+
+    type_name: str
+    qualified_name: str
+    attributes: dict[str, Any] = field(default_factory=dict)
+    relationship_attributes: dict[str, Any] = field(default_factory=dict)
+    classifications: list[Classification] = field(default_factory=list)
+    status: str = ACTIVE
+
+    @property
+    def ref(self) -> EntityRef:
+        return EntityRef(self.type_name, self.qualified_name)
+
+    @property
+    def guid(self) -> str:
+        return guid_for(self.type_name, self.qualified_name)
+
+    @property
+    def inputs(self) -> list[EntityRef]:
+        return list(self.attributes.get("inputs") or [])
+
+    @property
+    def outputs(self) -> list[EntityRef]:
+        return list(self.attributes.get("outputs") or [])
+
+    def __str__(self) -> str:
+        return f"{self.type_name} '{self.qualified_name}'"
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, EntityRef):
+        return {"typeName": value.type_name, "uniqueAttributes": {"qualifiedName": value.qualified_name}}
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = [_jsonable(v) for v in value]
+        if isinstance(value, (set, frozenset)):
+            items.sort(key=lambda v: json.dumps(v, sort_keys=True))
+        return items
+    return value
+
+
+def content_hash(entity: Entity) -> str:
+    """Hash of everything an ingest may change; equal hashes mean nothing to write."""
+    payload = {
+        "t": entity.type_name,
+        "q": entity.qualified_name,
+        "a": _jsonable(entity.attributes),
+        "r": _jsonable(entity.relationship_attributes),
+        "c": sorted(
+            ([c.type_name, _jsonable(c.attributes), c.propagate] for c in entity.classifications),
+            key=lambda c: c[0],
+        ),
+        "s": entity.status,
+    }
+    raw = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """Something an ingest or check noticed that is worth a person's look, not an error.
+
+    ``kind`` is a stable slug (e.g. ``declared-not-logged``); ``subject`` the
+    qualifiedName it is about; ``source`` where it came from.
+    """
+
+    kind: str
+    subject: str
+    message: str
+    source: str = ""
+
+
+@dataclass(slots=True)
+class SourceBatch:
+    """Entities and findings one source produced, ready for the store in one transaction."""
+
+    source: str
+    entities: list[Entity] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+
+    def extend(self, other: SourceBatch) -> None:
+        self.entities.extend(other.entities)
+        self.findings.extend(other.findings)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredClassification:
+    """A classification as stored: direct (``source_guid == entity_guid``) or propagated."""
+
+    type_name: str
+    entity_guid: str
+    source_guid: str
+    propagate: bool = True
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def propagated(self) -> bool:
+        return self.source_guid != self.entity_guid
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEntity:
+    """An entity read back from the store: a frozen value, safe to hand to templates.
+
+    ``attributes`` and ``relationship_attributes`` are in Atlas JSON form
+    (references as ``{"typeName", "uniqueAttributes": {"qualifiedName"}}`` dicts).
+    """
+
+    guid: str
+    type_name: str
+    qualified_name: str
+    status: str
+    attributes: Mapping[str, Any]
+    relationship_attributes: Mapping[str, Any]
+    classifications: tuple[StoredClassification, ...]
+    version: int
+    created_at: int
+    updated_at: int
+    created_by: str
+    updated_by: str
+    source: str
+
+    @property
+    def ref(self) -> EntityRef:
+        return EntityRef(self.type_name, self.qualified_name)
+
+    @property
+    def name(self) -> str:
+        return str(self.attributes.get("name") or self.qualified_name)
+
+
+@dataclass(frozen=True, slots=True)
+class LineageRelation:
+    """One edge of a lineage answer, pointing along the data flow."""
+
+    from_guid: str
+    to_guid: str
+    relationship_guid: str
+
+
+@dataclass(frozen=True, slots=True)
+class LineageGraph:
+    """A lineage neighbourhood: Atlas's AtlasLineageInfo as a value object."""
+
+    base_guid: str
+    direction: str
+    depth: int
+    entities: Mapping[str, StoredEntity]
+    relations: tuple[LineageRelation, ...]
+    truncated: bool = False
