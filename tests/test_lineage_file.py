@@ -147,7 +147,7 @@ def test_demo_lineage_file_parses() -> None:
     model = doc.models["wine-quality"]
     assert model.purpose == "predicts the quality of wine using wine attributes"
     assert model.owner == "ml-team@example.com"
-    assert model.training.datasets == ["default.wineds_ext@cm", "default.wineds_ext_nolabel@cm"]
+    assert model.training.datasets == ["default.wineds_ext@cm"]
     assert model.policy.metrics == {"rmse": "<= 0.8"}
     stream = doc.deployments["wine-quality-stream"]
     assert (stream.mode, stream.target, stream.trigger) == ("streaming", "prod", "5 minutes")
