@@ -35,6 +35,17 @@ def _pg_bin(name: str) -> str:
     return candidates[-1]
 
 
+def _server_user() -> str:
+    """PostgreSQL refuses to run as root: use the ``postgres`` system user, made if missing."""
+    import pwd
+
+    try:
+        pwd.getpwnam("postgres")
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--no-create-home", "postgres"], check=True)
+    return "postgres"
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -50,8 +61,9 @@ class PostgresServer:
         self.port = _free_port()
         self.as_user: list[str] = []
         if os.geteuid() == 0:
-            self.as_user = ["runuser", "-u", "postgres", "--"]
-            shutil.chown(self.root, "postgres")
+            user = _server_user()
+            self.as_user = ["runuser", "-u", user, "--"]
+            shutil.chown(self.root, user)
             self.root.chmod(0o700)
         self._counter = itertools.count()
 
