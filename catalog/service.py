@@ -75,7 +75,7 @@ class IngestReport:
             "updated": self.updated,
             "unchanged": self.unchanged,
             "propagated": self.propagated,
-            "findings": [f.__dict__ if hasattr(f, "__dict__") else _finding_json(f) for f in self.findings],
+            "findings": [_finding_json(f) for f in self.findings],
         }
 
 

@@ -1,0 +1,233 @@
+"""Graph queries in SQL: Atlas lineage and classification propagation (recursive CTEs).
+
+Edges in ``lineage_edge`` point along the data flow (dataset -> process for inputs,
+process -> dataset for outputs), so lineage walks them backwards (INPUT) or forwards
+(OUTPUT) and propagation walks them forwards, as Atlas's ``dataset_process_inputs``
+(TWO_TO_ONE) and ``process_dataset_outputs`` (ONE_TO_TWO) relationships propagate tags.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from sqlalchemy import and_, delete, func, literal, select
+from sqlalchemy.orm import Session
+
+from catalog.errors import NotFound
+from catalog.model import ACTIVE, LineageGraph, LineageRelation, StoredEntity
+from catalog.queries import get_entities
+from catalog.schema import (
+    AuditRow,
+    ClassificationRow,
+    EdgeRow,
+    EntityRow,
+    chunks,
+    dumps,
+    insert_ignoring_conflicts,
+    now_ms,
+)
+
+if TYPE_CHECKING:
+    from catalog.types.registry import TypeRegistry
+
+__all__ = ["recompute_propagation", "walk", "lineage"]
+
+
+def recompute_propagation(session: Session, *, user: str, source: str, at: int | None = None) -> tuple[int, int]:
+    """Bring propagated classifications in line with lineage, as Atlas propagates them.
+
+    A direct classification with ``propagate`` on an ACTIVE entity flows along the
+    data flow (dataset -> process, TWO_TO_ONE; process -> dataset, ONE_TO_TWO) to every
+    ACTIVE entity downstream. Rows that no longer follow (edge gone, source deleted,
+    propagate switched off) are removed. Returns (added, removed).
+    """
+    at = now_ms() if at is None else at
+    c = ClassificationRow.__table__
+    e = EntityRow.__table__
+    edge = EdgeRow.__table__
+    seed = (
+        select(c.c.entity_guid.label("src"), c.c.type_name.label("tag"), c.c.entity_guid.label("node"))
+        .join(e, e.c.guid == c.c.entity_guid)
+        .where(c.c.source_guid == c.c.entity_guid, c.c.propagate.is_(True), e.c.status == ACTIVE)
+        .cte("reach", recursive=True)
+    )
+    target = e.alias("target")
+    step = (
+        select(seed.c.src, seed.c.tag, edge.c.to_guid)
+        .join(edge, edge.c.from_guid == seed.c.node)
+        .join(target, and_(target.c.guid == edge.c.to_guid, target.c.status == ACTIVE))
+    )
+    reach = seed.union(step)
+    wanted = {
+        (row.node, row.tag, row.src)
+        for row in session.execute(select(reach.c.src, reach.c.tag, reach.c.node).where(reach.c.node != reach.c.src))
+    }
+    have = {
+        (row.entity_guid, row.type_name, row.source_guid): row
+        for row in session.execute(
+            select(c.c.entity_guid, c.c.type_name, c.c.source_guid).where(c.c.source_guid != c.c.entity_guid)
+        )
+    }
+    add = sorted(wanted - set(have))
+    remove = sorted(set(have) - wanted)
+    if not add and not remove:
+        return 0, 0
+    involved = sorted({k[0] for k in add + remove} | {k[2] for k in add})
+    info: dict[str, tuple[str, str]] = {}
+    for chunk in chunks(involved):
+        for row in session.execute(select(e.c.guid, e.c.type_name, e.c.qualified_name).where(e.c.guid.in_(chunk))):
+            info[row.guid] = (row.type_name, row.qualified_name)
+    source_attrs: dict[tuple[str, str], str] = {}
+    for chunk in chunks(sorted({k[2] for k in add})):
+        for row in session.execute(
+            select(c.c.entity_guid, c.c.type_name, c.c.attributes).where(
+                c.c.entity_guid.in_(chunk), c.c.source_guid == c.c.entity_guid
+            )
+        ):
+            source_attrs[(row.entity_guid, row.type_name)] = row.attributes
+    for guid, tag, src in remove:
+        session.execute(
+            delete(ClassificationRow).where(
+                c.c.entity_guid == guid, c.c.type_name == tag, c.c.source_guid == src
+            )
+        )
+    if add:
+        session.execute(
+            insert_ignoring_conflicts(session, c),
+            [
+                {
+                    "entity_guid": guid,
+                    "type_name": tag,
+                    "source_guid": src,
+                    "propagate": True,
+                    "attributes": source_attrs.get((src, tag), "{}"),
+                    "origin": f"propagated:{src}",
+                }
+                for guid, tag, src in add
+            ],
+        )
+    audits = []
+    for action, keys in (("CLASSIFICATION_PROPAGATED_ADD", add), ("CLASSIFICATION_PROPAGATED_REMOVE", remove)):
+        for guid, tag, src in keys:
+            type_name, qn = info.get(guid, ("?", "?"))
+            audits.append(
+                {
+                    "at": at,
+                    "user": user,
+                    "source": source,
+                    "action": action,
+                    "entity_guid": guid,
+                    "type_name": type_name,
+                    "qualified_name": qn,
+                    "detail": dumps({"classification": tag, "from": src, "fromName": info.get(src, ("?", "?"))[1]}),
+                }
+            )
+    session.execute(AuditRow.__table__.insert(), audits)
+    return len(add), len(remove)
+
+
+def walk(session: Session, seeds: Sequence[str], first_depth: int, max_depth: int, upstream: bool) -> dict[str, int]:
+    """Data sets reachable from ``seeds`` within ``max_depth`` data-set hops: guid -> depth.
+
+    One hop is dataset -> process -> dataset against the data flow (upstream) or with
+    it; only ACTIVE processes are crossed. Runs as one recursive CTE.
+    """
+    edge = EdgeRow.__table__
+    entity = EntityRow.__table__
+    near, far = (edge.c.to_guid, edge.c.from_guid) if upstream else (edge.c.from_guid, edge.c.to_guid)
+    e1 = edge.alias("e1")
+    e2 = edge.alias("e2")
+    p = entity.alias("p")
+    near1, far1 = (e1.c.to_guid, e1.c.from_guid) if upstream else (e1.c.from_guid, e1.c.to_guid)
+    near2, far2 = (e2.c.to_guid, e2.c.from_guid) if upstream else (e2.c.from_guid, e2.c.to_guid)
+    del near, far
+    seed = (
+        select(entity.c.guid.label("guid"), literal(first_depth).label("depth"))
+        .where(entity.c.guid.in_(list(seeds)))
+        .cte("walk", recursive=True)
+    )
+    step = (
+        select(far2.label("guid"), (seed.c.depth + 1).label("depth"))
+        .select_from(seed)
+        .join(e1, near1 == seed.c.guid)
+        .join(p, and_(p.c.guid == far1, p.c.status == ACTIVE))
+        .join(e2, near2 == far1)
+        .where(seed.c.depth < max_depth)
+    )
+    walk = seed.union(step)
+    depths: dict[str, int] = {}
+    for guid, depth in session.execute(select(walk.c.guid, func.min(walk.c.depth)).group_by(walk.c.guid)):
+        depths[guid] = depth
+    return depths
+
+
+def lineage(
+    session: Session,
+    guid: str,
+    *,
+    direction: str = "BOTH",
+    depth: int = 3,
+    max_depth: int = 50,
+    registry: TypeRegistry | None = None,
+) -> LineageGraph:
+    """Atlas lineage around ``guid``: data-set hops in ``direction``; depth 0 = up to ``max_depth``.
+
+    Relations point along the data flow (input: dataset -> process; output:
+    process -> dataset) and carry the relationship guid, as Atlas's AtlasLineageInfo.
+    """
+    direction = direction.upper()
+    if direction not in ("INPUT", "OUTPUT", "BOTH"):
+        raise ValueError(f"direction must be INPUT, OUTPUT or BOTH, got {direction!r}")
+    if depth < 0:
+        raise ValueError(f"depth must be 0 (unlimited) or positive, got {depth}")
+    limit = max_depth if depth == 0 else min(depth, max_depth)
+    base = session.execute(select(EntityRow.guid, EntityRow.is_process).where(EntityRow.guid == guid)).first()
+    if base is None:
+        raise NotFound(f"no entity with guid {guid}")
+    edge = EdgeRow.__table__
+    relations: dict[tuple[str, str], LineageRelation] = {}
+    nodes: set[str] = {guid}
+    for upstream in ([True] if direction == "INPUT" else [False] if direction == "OUTPUT" else [True, False]):
+        near, far = (edge.c.to_guid, edge.c.from_guid) if upstream else (edge.c.from_guid, edge.c.to_guid)
+        if base.is_process:
+            first = list(session.execute(select(edge).where(near == guid)))
+            for row in first:
+                relations[(row.from_guid, row.to_guid)] = LineageRelation(row.from_guid, row.to_guid, row.relationship_guid)
+            seeds = [row.from_guid if upstream else row.to_guid for row in first]
+            depths = walk(session, seeds, 1, limit, upstream) if seeds and limit >= 1 else {}
+        else:
+            depths = walk(session, [guid], 0, limit, upstream)
+        nodes.update(depths)
+        inner = sorted(g for g, d in depths.items() if d < limit)
+        processes: set[str] = set()
+        for chunk in chunks(inner):
+            for row in session.execute(select(edge).where(near.in_(chunk))):
+                relations[(row.from_guid, row.to_guid)] = LineageRelation(row.from_guid, row.to_guid, row.relationship_guid)
+                processes.add(row.from_guid if upstream else row.to_guid)
+        for chunk in chunks(sorted(processes)):
+            for row in session.execute(select(edge).where(near.in_(chunk))):
+                relations[(row.from_guid, row.to_guid)] = LineageRelation(row.from_guid, row.to_guid, row.relationship_guid)
+        nodes.update(processes)
+    entities = get_entities(session, sorted(nodes | {g for r in relations.values() for g in (r.from_guid, r.to_guid)}))
+    # Drop what a deleted process hides: relations must connect entities in the answer.
+    deleted_processes = {g for g, e in entities.items() if e.status != ACTIVE and g != guid and _is_proc(e, registry)}
+    kept = tuple(
+        r
+        for _, r in sorted(relations.items())
+        if r.from_guid not in deleted_processes and r.to_guid not in deleted_processes
+    )
+    connected = {g for r in kept for g in (r.from_guid, r.to_guid)} | {guid}
+    return LineageGraph(
+        base_guid=guid,
+        direction=direction,
+        depth=depth,
+        entities={g: e for g, e in entities.items() if g in connected},
+        relations=kept,
+    )
+
+
+def _is_proc(entity: StoredEntity, registry: TypeRegistry | None) -> bool:
+    if registry is None:
+        return "inputs" in entity.attributes or "outputs" in entity.attributes
+    return registry.is_process(entity.type_name)

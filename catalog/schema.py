@@ -1,0 +1,170 @@
+"""The catalog store's tables (SQLAlchemy 2.0 declarative rows) and small shared helpers.
+
+Alembic revisions in ``catalog/migrations`` create these tables; a test checks that the
+two agree.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+__all__ = [
+    "Base",
+    "EntityRow",
+    "EdgeRow",
+    "ClassificationRow",
+    "AuditRow",
+    "CursorRow",
+    "FindingRow",
+    "INPUT_EDGE",
+    "OUTPUT_EDGE",
+    "now_ms",
+    "chunks",
+    "dumps",
+    "insert_ignoring_conflicts",
+]
+
+# Parameters per IN (...) list: well under SQLite's and PostgreSQL's limits.
+CHUNK = 900
+INPUT_EDGE = "I"  # dataset -> process (dataset_process_inputs)
+OUTPUT_EDGE = "O"  # process -> dataset (process_dataset_outputs)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class EntityRow(Base):
+    __tablename__ = "entity"
+
+    guid: Mapped[str] = mapped_column(String(36), primary_key=True)
+    type_name: Mapped[str] = mapped_column(String(255))
+    qualified_name: Mapped[str] = mapped_column(String(2048))
+    name: Mapped[str | None] = mapped_column(String(2048))
+    is_process: Mapped[bool] = mapped_column(Boolean)
+    status: Mapped[str] = mapped_column(String(16))
+    attributes: Mapped[str] = mapped_column(Text)
+    relationship_attributes: Mapped[str] = mapped_column(Text)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+    created_by: Mapped[str] = mapped_column(String(255))
+    updated_by: Mapped[str] = mapped_column(String(255))
+    source: Mapped[str] = mapped_column(String(1024))
+
+    __table_args__ = (
+        Index("ix_entity_qualified_name", "qualified_name"),
+        Index("ix_entity_type_name", "type_name"),
+    )
+
+
+class EdgeRow(Base):
+    """A lineage edge along the data flow: dataset->process (I) or process->dataset (O)."""
+
+    __tablename__ = "lineage_edge"
+
+    from_guid: Mapped[str] = mapped_column(String(36), primary_key=True)
+    to_guid: Mapped[str] = mapped_column(String(36), primary_key=True)
+    direction: Mapped[str] = mapped_column(String(1))
+    relationship_guid: Mapped[str] = mapped_column(String(36))
+
+    __table_args__ = (Index("ix_lineage_edge_to", "to_guid"),)
+
+
+class ClassificationRow(Base):
+    """A classification on an entity; ``source_guid == entity_guid`` when direct."""
+
+    __tablename__ = "classification"
+
+    entity_guid: Mapped[str] = mapped_column(String(36), primary_key=True)
+    type_name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    source_guid: Mapped[str] = mapped_column(String(36), primary_key=True)
+    propagate: Mapped[bool] = mapped_column(Boolean)
+    attributes: Mapped[str] = mapped_column(Text)
+    origin: Mapped[str] = mapped_column(String(1024))
+
+    __table_args__ = (Index("ix_classification_type", "type_name"),)
+
+
+class AuditRow(Base):
+    """Append-only: who changed what, when, from which source."""
+
+    __tablename__ = "audit_event"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[int] = mapped_column(BigInteger)
+    user: Mapped[str] = mapped_column(String(255))
+    source: Mapped[str] = mapped_column(String(1024))
+    action: Mapped[str] = mapped_column(String(64))
+    entity_guid: Mapped[str] = mapped_column(String(36))
+    type_name: Mapped[str] = mapped_column(String(255))
+    qualified_name: Mapped[str] = mapped_column(String(2048))
+    detail: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_audit_event_entity", "entity_guid"),)
+
+
+class CursorRow(Base):
+    """Incremental-ingest position per source (e.g. one per MLflow instance)."""
+
+    __tablename__ = "ingest_cursor"
+
+    name: Mapped[str] = mapped_column(String(512), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class FindingRow(Base):
+    """A finding of the latest ingest of a source (replaced as a set per source)."""
+
+    __tablename__ = "finding"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(1024))
+    kind: Mapped[str] = mapped_column(String(128))
+    subject: Mapped[str] = mapped_column(String(2048))
+    message: Mapped[str] = mapped_column(Text)
+    first_seen: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (UniqueConstraint("source", "kind", "subject", name="uq_finding"),)
+
+
+def now_ms() -> int:
+    import time
+
+    return int(time.time() * 1000)
+
+
+def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def dumps(value: Any) -> str:
+    """Canonical JSON text: sorted keys, no spaces (hashes and stored attributes)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def insert_ignoring_conflicts(session: Session, table: Any):
+    """An INSERT that skips rows a concurrent writer already inserted (same key)."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    if dialect == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing()
+    return table.insert()
