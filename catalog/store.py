@@ -21,7 +21,7 @@ from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from catalog.atlas import attributes_to_atlas
-from catalog.errors import EntityValidationError, ReferenceNotFound
+from catalog.errors import CatalogError, EntityValidationError, ReferenceNotFound, UnknownTypeError
 from catalog.graph import lineage, recompute_propagation
 from catalog.graph import walk as _walk
 from catalog.model import (
@@ -93,6 +93,7 @@ __all__ = [
 
 # Audit details keep values short: the audit says what changed, the entity holds the value.
 _AUDIT_VALUE_CHARS = 300
+_MAX_REPORTED = 20
 _ = (_walk, INPUT_EDGE, OUTPUT_EDGE, CursorRow)  # re-exported for callers and benchmarks
 
 
@@ -166,22 +167,25 @@ def _dedupe(entities: Iterable[Entity]) -> dict[str, Entity]:
 
 
 def _validate(entities: Mapping[str, Entity], registry: TypeRegistry) -> None:
-    errors: list[str] = []
+    """Validate every entity; one error is raised as is, several as one combined message."""
+    errors: list[CatalogError] = []
     for entity in entities.values():
         try:
             registry.validate(entity)
-        except EntityValidationError as exc:
-            errors.append(str(exc))
-        except LookupError as exc:  # UnknownTypeError
-            errors.append(str(exc.args[0]) if exc.args else str(exc))
-        if len(errors) >= 20:
+        except (EntityValidationError, UnknownTypeError) as exc:
+            errors.append(exc)
+        if len(errors) >= _MAX_REPORTED:
             break
+    if len(errors) == 1:
+        raise errors[0]
     if errors:
-        more = "" if len(errors) < 20 else "\n(stopped after 20 errors)"
-        first = errors[0]
-        if len(errors) == 1:
-            raise EntityValidationError(first)
-        raise EntityValidationError(f"{len(errors)} invalid entities:\n" + "\n".join(errors) + more)
+        more = "\n(stopped after the first errors)" if len(errors) >= _MAX_REPORTED else ""
+        messages = "\n".join(_message(e) for e in errors)
+        raise EntityValidationError(f"{len(errors)} invalid entities:\n{messages}{more}")
+
+
+def _message(exc: Exception) -> str:
+    return str(exc.args[0]) if exc.args else str(exc)
 
 
 def _existing_guids(session: Session, guids: Sequence[str]) -> set[str]:

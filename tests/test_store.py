@@ -126,17 +126,21 @@ def test_invalid_entity_writes_nothing_and_names_entity_and_attribute(catalog):
     assert count(catalog, store.AuditRow) == 0
 
 
-def test_unknown_type_writes_nothing(catalog):
+def test_unknown_type_writes_nothing_and_suggests_the_known_one(catalog):
     batch = chain()
     batch.entities.append(Entity("hive_tabel", "x@cm", {"name": "x"}))
-    with pytest.raises(EntityValidationError, match="hive_tabel"):
+    with pytest.raises(UnknownTypeError, match="hive_tabel.*did you mean 'hive_table'"):
         ingest(catalog, batch)
     assert count(catalog, store.EntityRow) == 0
 
 
-def test_unknown_type_error_is_a_lookup_error_when_alone(catalog):
-    with pytest.raises((UnknownTypeError, EntityValidationError), match="hive_tabel"):
-        ingest(catalog, SourceBatch("t", [Entity("hive_tabel", "x@cm", {"name": "x"})]))
+def test_several_invalid_entities_are_reported_together(catalog):
+    batch = chain()
+    batch.entities.append(Entity("hive_tabel", "x@cm", {"name": "x"}))
+    batch.entities[3].attributes["version"] = "one"
+    with pytest.raises(EntityValidationError, match=r"2 invalid entities:\n.*\n.*") as info:
+        ingest(catalog, batch)
+    assert "hive_tabel" in str(info.value) and "'version'" in str(info.value)
 
 
 def test_reference_to_an_unknown_entity_names_it_and_writes_nothing(catalog):
