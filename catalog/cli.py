@@ -9,6 +9,7 @@ point at the demo's files in the current directory.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,7 +21,7 @@ import click
 from catalog.config import Settings
 from catalog.errors import CatalogError
 
-__all__ = ["main", "cli"]
+__all__ = ["cli", "main"]
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -58,6 +59,26 @@ def _progress() -> Iterator[Callable[[str, int], None]]:
             bar.close()
 
 
+def _redact(url: str) -> str:
+    """``url`` without its password (``user:***@host``), safe to print."""
+    return re.sub(r"(?<=://)([^/@:]*):[^/@]*@", r"\1:***@", url)
+
+
+def _store_error(exc: Exception, settings: Settings | None) -> str | None:
+    """One line for an error of the catalog store (SQLAlchemy), else None.
+
+    Checked by module name so that ``catalog --help`` does not import SQLAlchemy.
+    """
+    sa_exc = sys.modules.get("sqlalchemy.exc")
+    if sa_exc is None or not isinstance(exc, sa_exc.SQLAlchemyError):
+        return None
+    cause = getattr(exc, "orig", None) or exc
+    detail = "; ".join(line.strip() for line in str(cause).splitlines() if line.strip())
+    detail = re.sub(r"\s*\(Background on this error at: [^)]*\)", "", detail)
+    url = _redact(settings.database_url) if settings is not None else "$CATALOG_DATABASE_URL"
+    return f"catalog store {url}: {type(cause).__name__}: {detail}"
+
+
 class _Group(click.Group):
     """Turns the catalog's own errors into one clear line and exit code 2."""
 
@@ -69,6 +90,12 @@ class _Group(click.Group):
             ctx.exit(EXIT_ERROR)
         except (OSError, ValueError) as exc:
             click.echo(f"error: {exc}", err=True)
+            ctx.exit(EXIT_ERROR)
+        except Exception as exc:
+            message = _store_error(exc, ctx.obj if isinstance(ctx.obj, Settings) else None)
+            if message is None:
+                raise
+            click.echo(f"error: {message}", err=True)
             ctx.exit(EXIT_ERROR)
 
 
@@ -83,6 +110,7 @@ def cli(ctx: click.Context) -> None:
       CATALOG_DATABASE_URL   store         (default sqlite:///catalog.db)
       CATALOG_MLFLOW_URI     MLflow        (default sqlite:///mlflow.db)
       CATALOG_LINEAGE_FILE   lineage.yml   (default lineage.yml)
+    All settings: docs/cli.md.
     Exit codes: 0 ok, 1 findings, 2 error.
     """
     ctx.obj = Settings.from_env()
@@ -101,8 +129,8 @@ def _default_mlflow(settings: Settings) -> str | None:
 @cli.command()
 @click.option("--lineage", "lineage_path", type=click.Path(dir_okay=False), help="lineage.yml to read "
               "[default: $CATALOG_LINEAGE_FILE or ./lineage.yml when present]")
-@click.option("--mlflow", "mlflow_uri", help="MLflow tracking URI [default: $CATALOG_MLFLOW_URI or "
-              "sqlite:///mlflow.db when present]")
+@click.option("--mlflow", "mlflow_uri", metavar="URI", help="MLflow tracking URI [default: $CATALOG_MLFLOW_URI "
+              "or sqlite:///mlflow.db when present]")
 @click.option("--no-lineage", is_flag=True, help="Do not read lineage.yml.")
 @click.option("--no-mlflow", is_flag=True, help="Do not read MLflow.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
@@ -184,8 +212,9 @@ def _dot(graph: Any) -> str:
     for guid, entity in sorted(graph.entities.items()):
         shape = "box" if "inputs" in entity.attributes or "outputs" in entity.attributes else "ellipse"
         style = ', style=bold' if guid == graph.base_guid else ""
-        lines.append(f"  {quote(guid)} [label={quote(entity.type_name + chr(10) + entity.qualified_name)}, "
-                     f"shape={shape}{style}];")
+        # "\n" inside a quoted DOT string is Graphviz's centred line break.
+        label = quote(entity.type_name)[:-1] + "\\n" + quote(entity.qualified_name)[1:]
+        lines.append(f"  {quote(guid)} [label={label}, shape={shape}{style}];")
     for r in graph.relations:
         lines.append(f"  {quote(r.from_guid)} -> {quote(r.to_guid)};")
     lines.append("}")
@@ -205,7 +234,7 @@ def lineage(settings: Settings, ref: str, direction: str, depth: int, fmt: str) 
     """Lineage around REF.
 
     REF is a qualifiedName (optionally prefixed by its type, hive_table:db.t@cm), a
-    guid, models:/NAME/VERSION, models:/NAME@ALIAS or runs:/RUN_ID.
+    guid, models:/NAME/VERSION, models:/NAME@ALIAS or runs:/RUN_ID[/PATH].
     """
     from catalog.atlas import lineage_to_atlas
 
@@ -219,10 +248,10 @@ def lineage(settings: Settings, ref: str, direction: str, depth: int, fmt: str) 
         return
     base = graph.entities[graph.base_guid]
     click.echo(f"lineage of {base.type_name} {base.qualified_name} ({graph.direction.lower()}, depth {depth or 'unlimited'})")
-    paths = _paths(graph)
     if not graph.relations:
         click.echo("  (no lineage)")
-    for path in paths:
+        return
+    for path in _paths(graph):
         click.echo("  " + " → ".join(_label(graph.entities[g]) for g in path))
 
 
@@ -234,7 +263,10 @@ def lineage(settings: Settings, ref: str, direction: str, depth: int, fmt: str) 
 @click.option("--json", "as_json", is_flag=True, help="Print the entity as Atlas AtlasEntity JSON.")
 @click.pass_obj
 def show(settings: Settings, ref: str, as_json: bool) -> None:
-    """Show one entity: attributes, classifications and its latest audit events."""
+    """Show one entity: attributes, classifications and its latest audit events.
+
+    REF takes the same forms as in 'catalog lineage'.
+    """
     from catalog.atlas import stored_entity_to_atlas
 
     with _open(settings) as catalog:
@@ -263,14 +295,20 @@ def show(settings: Settings, ref: str, as_json: bool) -> None:
 
 @cli.command()
 @click.argument("text", default="")
-@click.option("--type", "type_name", help="Only entities of this type or its subtypes (e.g. DataSet, Process).")
-@click.option("--classification", help="Only entities carrying this classification, direct or propagated.")
-@click.option("--limit", type=click.IntRange(1, 10_000), default=100, show_default=True)
+@click.option("--type", "type_name", metavar="TYPE",
+              help="Only entities of this type or its subtypes (e.g. DataSet, Process).")
+@click.option("--classification", metavar="NAME", help="Only entities carrying this classification, direct or "
+              "propagated.")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=100, show_default=True,
+              help="At most this many entities.")
 @click.option("--json", "as_json", is_flag=True, help="Print Atlas AtlasEntityHeader JSON.")
 @click.pass_obj
 def search(settings: Settings, text: str, type_name: str | None, classification: str | None, limit: int,
            as_json: bool) -> None:
-    """Find entities whose qualifiedName or name contains TEXT (case-insensitive)."""
+    """Find entities whose qualifiedName or name contains TEXT (case-insensitive).
+
+    Without TEXT every entity matches (up to --limit).
+    """
     from catalog.atlas import entity_header
 
     with _open(settings) as catalog:
@@ -286,7 +324,7 @@ def search(settings: Settings, text: str, type_name: str | None, classification:
 
 
 @cli.command()
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the findings as a JSON list.")
 @click.pass_obj
 def findings(settings: Settings, as_json: bool) -> None:
     """List the findings of the latest ingests; exits 1 when there are any."""

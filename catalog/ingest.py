@@ -126,6 +126,21 @@ def _merge_training(
     run.attributes["inputs"] = list(dict.fromkeys(inputs))
 
 
+def _declared_values_win(declared: SourceBatch, mlflow: Mapping[EntityRef, Entity]) -> None:
+    """Where lineage.yml and MLflow describe one entity, lineage.yml's values win.
+
+    Applied to the MLflow copy too, so both writes in this ingest agree and a later
+    incremental ingest (which may not re-read that MLflow object) changes nothing.
+    """
+    for entity in declared.entities:
+        twin = mlflow.get(entity.ref)
+        if twin is None:
+            continue
+        for key, value in entity.attributes.items():
+            if key not in ("inputs", "outputs") and value not in (None, "", {}, []):
+                twin.attributes[key] = value
+
+
 def _selector_matches(entity: Entity, model: str, selector: str | int) -> bool:
     if entity.attributes.get("modelName") != model:
         return False
@@ -242,6 +257,8 @@ def plan_ingest(
         cluster = doc.cluster
     if mlflow is not None:
         by_ref = {e.ref: e for e in mlflow.entities}
+        if doc is not None:
+            _declared_values_win(plan.batches[0], by_ref)
         for entity in mlflow.entities:
             if entity.type_name != RUN_TYPE:
                 continue

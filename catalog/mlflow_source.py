@@ -571,17 +571,18 @@ class _Reader:
         except (TypeError, ValueError):
             source = {}
         source = source if isinstance(source, dict) else {}
-        description = f"MLflow dataset {ds.name} ({ds.digest})"
         table = next((source[k] for k in _TABLE_KEYS if isinstance(source.get(k), str) and source[k]), None)
         if table:
             qn = naming.table_qn(table, self.cluster)
             name = naming.split_cluster(qn)[0].rsplit(".", 1)[-1]
-            return Entity(HIVE_TABLE, qn, {"name": name, "description": description})
+            # Tables and paths carry only what names them: lineage.yml and the data
+            # platform describe them; a run's digest belongs to the run, not the table.
+            return Entity(HIVE_TABLE, qn, {"name": name})
         path = next((source[k] for k in _PATH_KEYS if isinstance(source.get(k), str) and source[k]), None)
         if path and (ds.source_type or "").lower() not in _NOT_PATH_SOURCES:
             name = posixpath.basename(urlsplit(path).path.rstrip("/")) or path
             return Entity(FS_PATH, naming.path_qn(path, self.cluster),
-                          {"name": name, "path": path, "description": description})
+                          {"name": name, "path": path})
         attrs: dict[str, Any] = {"name": ds.name, "digest": ds.digest}
         _opt(attrs, "source", ds.source)
         _opt(attrs, "sourceType", ds.source_type)
@@ -637,8 +638,10 @@ class _Reader:
         return Entity(LOGGED_MODEL, naming.logged_model_qn(lm.model_id, self.instance), attrs)
 
     def _registered_model(self, rm: Any) -> Entity:
-        attrs: dict[str, Any] = {"name": rm.name, "tags": dict(sorted(dict(rm.tags).items()))}
-        if rm.description is not None:
+        attrs: dict[str, Any] = {"name": rm.name}
+        if rm.tags:
+            attrs["tags"] = dict(sorted(dict(rm.tags).items()))
+        if rm.description:
             attrs["description"] = rm.description
         _opt(attrs, "createTime", rm.creation_timestamp)
         _opt(attrs, "modifiedTime", rm.last_updated_timestamp)

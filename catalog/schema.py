@@ -139,9 +139,13 @@ class FindingRow(Base):
     kind: Mapped[str] = mapped_column(String(128))
     subject: Mapped[str] = mapped_column(String(2048))
     message: Mapped[str] = mapped_column(Text)
+    digest: Mapped[str] = mapped_column(String(64))
     first_seen: Mapped[int] = mapped_column(BigInteger)
 
-    __table_args__ = (UniqueConstraint("source", "kind", "subject", name="uq_finding"),)
+    __table_args__ = (
+        UniqueConstraint("source", "digest", name="uq_finding"),
+        Index("ix_finding_subject", "subject"),
+    )
 
 
 def now_ms() -> int:

@@ -550,30 +550,41 @@ def replace_findings(
 ) -> int:
     """Make the stored findings of ``source`` about ``scope`` subjects equal to ``findings``.
 
-    ``scope`` lists the subjects this run re-evaluated (None: all of the source's); a
-    finding about a subject outside it stays. Returns the rows written (0 if unchanged).
+    A finding is identified by (kind, subject, message), so several findings about one
+    subject are all kept. ``scope`` lists the subjects this run re-evaluated (None: all
+    of the source's); findings about other subjects stay. Returns rows written.
     """
     at = now_ms() if at is None else at
-    wanted = {(f.kind, f.subject): f for f in findings}
+    wanted = {_finding_digest(f): f for f in findings}
     subjects = None if scope is None else set(scope)
     have = {
-        (row.kind, row.subject): row
+        row.digest: row
         for row in session.scalars(select(FindingRow).where(FindingRow.source == source))
         if subjects is None or row.subject in subjects
     }
     writes = 0
-    for key, row in have.items():
-        if key not in wanted:
+    for digest, row in have.items():
+        if digest not in wanted:
             session.delete(row)
             writes += 1
-        elif row.message != wanted[key].message:
-            row.message = wanted[key].message
-            writes += 1
-    for key, finding in wanted.items():
-        if key not in have:
-            session.add(FindingRow(source=source, kind=finding.kind, subject=finding.subject, message=finding.message, first_seen=at))
+    for digest, finding in wanted.items():
+        if digest not in have:
+            session.add(
+                FindingRow(
+                    source=source,
+                    kind=finding.kind,
+                    subject=finding.subject,
+                    message=finding.message,
+                    digest=digest,
+                    first_seen=at,
+                )
+            )
             writes += 1
     return writes
+
+
+def _finding_digest(finding: Finding) -> str:
+    return hashlib.sha256("\x1f".join((finding.kind, finding.subject, finding.message)).encode()).hexdigest()
 
 
 def set_cursor(session: Session, name: str, value: Mapping[str, Any], at: int | None = None) -> bool:

@@ -167,17 +167,12 @@ def test_sweep_run_has_no_datasets_or_outputs(full: MlflowRead, mlflow_store: Ml
 
 def test_dataset_mapping(full: MlflowRead, mlflow_store: MlflowStore) -> None:
     table = entity(full, "hive_table", "default.wineds_ext@cm")
-    assert table.attributes["name"] == "wineds_ext"
-    assert table.attributes["description"].startswith("MLflow dataset wineds_ext (")
-    assert set(table.attributes) == {"name", "description"}
+    # Tables and paths carry only what names them; lineage.yml describes them.
+    assert table.attributes == {"name": "wineds_ext"}
     delta = entity(full, "hive_table", "sales.wine_train@cm")
-    assert delta.attributes == {"name": "wine_train", "description": "MLflow dataset sales (0a1b2c3d)"}
+    assert delta.attributes == {"name": "wine_train"}
     path = entity(full, "fs_path", "/data/wine_eval.csv@cm")
-    assert path.attributes == {
-        "name": "wine_eval.csv",
-        "path": "/data/wine_eval.csv",
-        "description": "MLflow dataset wine-eval (d1g35t00)",
-    }
+    assert path.attributes == {"name": "wine_eval.csv", "path": "/data/wine_eval.csv"}
     ds = entity(full, "ml_dataset", naming.mlflow_dataset_qn("wine-train", mlflow_store.pandas_digest, "mlflow"))
     assert ds.attributes["name"] == "wine-train"
     assert ds.attributes["digest"] == mlflow_store.pandas_digest

@@ -354,3 +354,12 @@ def test_migrations_match_the_table_models(catalog):
     with catalog.engine.connect() as connection:
         diff = compare_metadata(MigrationContext.configure(connection), store.Base.metadata)
     assert diff == []
+
+
+def test_several_findings_about_one_subject_are_all_kept(catalog):
+    found = [Finding("logged-not-declared", "run:x@mlflow", f"logged table {t}") for t in ("a", "b", "c")]
+    with catalog.write_session() as s, s.begin():
+        assert store.replace_findings(s, "ingest", found) == 3
+    assert sorted(f.message for f in catalog.findings()) == ["logged table a", "logged table b", "logged table c"]
+    with catalog.write_session() as s, s.begin():
+        assert store.replace_findings(s, "ingest", found[:2], scope={"run:x@mlflow"}) == 1

@@ -80,9 +80,11 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(128), nullable=False),
         sa.Column("subject", sa.String(2048), nullable=False),
         sa.Column("message", sa.Text(), nullable=False),
+        sa.Column("digest", sa.String(64), nullable=False),
         sa.Column("first_seen", sa.BigInteger(), nullable=False),
-        sa.UniqueConstraint("source", "kind", "subject", name="uq_finding"),
+        sa.UniqueConstraint("source", "digest", name="uq_finding"),
     )
+    op.create_index("ix_finding_subject", "finding", ["subject"])
 
 
 def downgrade() -> None:
