@@ -1,19 +1,28 @@
-"""Flask app factory: wiring only. Each blueprint owns one concern."""
+"""Flask app factory: wiring only. Each blueprint owns one concern.
+
+Flask is imported inside ``create_app``: ``catalog`` loads ``web.cli`` (the ``serve``
+command) through an entry point for every command it runs, and none of them but
+``serve`` needs Flask.
+"""
 
 from __future__ import annotations
 
-from typing import Any
-
-from flask import Flask
+from typing import TYPE_CHECKING, Any
 
 from catalog.config import Settings
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 __all__ = ["create_app"]
 
 
 def create_app(test_config: dict[str, Any] | None = None, *, settings: Settings | None = None) -> Flask:
     """Build the app around one ``Catalog`` kept in ``app.extensions["catalog"]``."""
+    from flask import Flask
+
     from catalog.service import Catalog
+    from web import api, atlas_v2, errors
 
     app = Flask(__name__)
     app.config.from_mapping(MAX_CONTENT_LENGTH=1_048_576, JSON_SORT_KEYS=False)
@@ -21,8 +30,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, settings: Settings 
         app.config.update(test_config)
     app.extensions["catalog"] = Catalog(settings or app.config.get("CATALOG_SETTINGS") or Settings.from_env())
 
-    from web import api, atlas_v2
-
+    errors.init_app(app)
     api.init_app(app)
     atlas_v2.init_app(app)
     return app

@@ -6,16 +6,46 @@ import click
 
 from catalog.config import Settings
 
+EXIT_ERROR = 2
+
 
 @click.command()
-@click.option("--host", default=None, help="Interface to bind [default: $CATALOG_HOST or 127.0.0.1].")
-@click.option("--port", type=int, default=None, help="Port [default: $CATALOG_PORT or 5000].")
-@click.pass_obj
-def serve(settings: Settings, host: str | None, port: int | None) -> None:
-    """Serve the JSON API and Atlas's v2 REST API on 127.0.0.1 (development server)."""
+@click.option("--host", metavar="HOST", default=None,
+              help="Interface to bind [default: $CATALOG_HOST or 127.0.0.1].")
+@click.option("--port", metavar="PORT", type=click.IntRange(1, 65535), default=None,
+              help="Port [default: $CATALOG_PORT or 5000].")
+@click.pass_context
+def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
+    """Serve the JSON API and Atlas's v2 REST API over HTTP.
+
+    Werkzeug's development server, for one machine; at scale run
+    web:create_app() under gunicorn. The store is the one CATALOG_DATABASE_URL
+    names. Stops on Ctrl-C.
+    """
+    from sqlalchemy.engine import make_url
+    from werkzeug.serving import make_server
+
     from web import create_app
 
+    settings: Settings = ctx.obj
+    bind_host = host or settings.host
+    bind_port = port if port is not None else settings.port
     app = create_app(settings=settings)
-    bind_host, bind_port = host or settings.host, port or settings.port
-    click.echo(f"serving the catalog ({settings.database_url}) on http://{bind_host}:{bind_port}/")
-    app.run(host=bind_host, port=bind_port, debug=False, use_reloader=False)
+    try:
+        server = make_server(bind_host, bind_port, app, threaded=True)
+    except (OSError, SystemExit) as exc:
+        # Werkzeug prints why it cannot bind (e.g. the port is in use) and exits 1,
+        # which would read as "findings"; this is an error.
+        app.extensions["catalog"].close()
+        why = f": {exc.strerror or exc}" if isinstance(exc, OSError) else ""
+        click.echo(f"error: cannot listen on {bind_host}:{bind_port}{why}", err=True)
+        ctx.exit(EXIT_ERROR)
+    store = make_url(settings.database_url).render_as_string(hide_password=True)
+    click.echo(f"serving the catalog ({store}) on http://{bind_host}:{server.server_port}/ (Ctrl-C to stop)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        app.extensions["catalog"].close()

@@ -1,26 +1,77 @@
-"""JSON error bodies in Atlas's shape (``errorCode``, ``errorMessage``) for both APIs."""
+"""JSON error bodies in Atlas's shape (``errorCode``, ``errorMessage``) for both APIs.
+
+Codes are Atlas's own (``AtlasErrorCode``) where one fits, so Atlas clients that
+branch on ``errorCode`` behave as they would against a real Atlas. Errors under
+``/api/`` and ``/healthz`` are always JSON, also Flask's own (unknown route, wrong
+method, an unexpected exception); other paths keep Flask's pages.
+"""
 
 from __future__ import annotations
 
-from flask import Flask, jsonify
+from typing import Any
 
-from catalog.errors import AmbiguousReference, CatalogError, NotFound
+from flask import Flask, jsonify, request
+from werkzeug.exceptions import HTTPException, InternalServerError
 
-__all__ = ["register"]
+from catalog.errors import CatalogError, NotFound
+
+__all__ = [
+    "BAD_REQUEST",
+    "INSTANCE_GUID_NOT_FOUND",
+    "INSTANCE_LINEAGE_INVALID_PARAMS",
+    "INTERNAL_ERROR",
+    "ApiError",
+    "init_app",
+]
+
+# Atlas's AtlasErrorCode values.
+BAD_REQUEST = "ATLAS-400-00-029"
+INSTANCE_LINEAGE_INVALID_PARAMS = "ATLAS-400-00-026"
+INSTANCE_GUID_NOT_FOUND = "ATLAS-404-00-005"
+INTERNAL_ERROR = "ATLAS-500-00-001"
 
 
-def register(app: Flask) -> None:
-    def body(code: str, message: str, status: int):
-        return jsonify({"errorCode": code, "errorMessage": message}), status
+class ApiError(Exception):
+    """An error a view raises with its HTTP status and Atlas error code."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def _body(code: str, message: str, status: int) -> tuple[Any, int]:
+    return jsonify({"errorCode": code, "errorMessage": message}), status
+
+
+def _is_api() -> bool:
+    return request.path.startswith("/api/") or request.path == "/healthz"
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(ApiError)
+    def _api_error(exc: ApiError):
+        return _body(exc.code, exc.message, exc.status)
 
     @app.errorhandler(NotFound)
     def _not_found(exc: NotFound):
-        return body("ATLAS-404-00-005", str(exc), 404)
-
-    @app.errorhandler(AmbiguousReference)
-    def _ambiguous(exc: AmbiguousReference):
-        return body("ATLAS-400-00-001", str(exc), 400)
+        return _body(INSTANCE_GUID_NOT_FOUND, str(exc), 404)
 
     @app.errorhandler(CatalogError)
     def _catalog_error(exc: CatalogError):
-        return body("ATLAS-400-00-001", str(exc), 400)
+        return _body(BAD_REQUEST, str(exc), 400)
+
+    @app.errorhandler(InternalServerError)
+    def _internal(exc: InternalServerError):
+        if not _is_api():
+            return exc
+        # The traceback is in the log (Flask logs unhandled exceptions); the body stays generic.
+        return _body(INTERNAL_ERROR, "Internal server error", 500)
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException):
+        if not _is_api() or exc.code is None:
+            return exc
+        code = BAD_REQUEST if exc.code == 400 else f"ATLAS-{exc.code}-00-000"
+        return _body(code, exc.description or exc.name, exc.code)
