@@ -8,10 +8,11 @@ process -> dataset for outputs), so lineage walks them backwards (INPUT) or forw
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from sqlalchemy import and_, delete, func, literal, select
+from sqlalchemy import Integer, Select, and_, bindparam, delete, func, select
 from sqlalchemy.orm import Session
 
 from catalog.errors import NotFound
@@ -127,24 +128,19 @@ def recompute_propagation(session: Session, *, user: str, source: str, at: int |
     return len(add), len(remove)
 
 
-def walk(session: Session, seeds: Sequence[str], first_depth: int, max_depth: int, upstream: bool) -> dict[str, int]:
-    """Data sets reachable from ``seeds`` within ``max_depth`` data-set hops: guid -> depth.
-
-    One hop is dataset -> process -> dataset against the data flow (upstream) or with
-    it; only ACTIVE processes are crossed. Runs as one recursive CTE.
-    """
+@functools.cache
+def _walk_statement(upstream: bool) -> Select:
+    """The recursive CTE of ``walk`` for one direction, built once and reused with binds."""
     edge = EdgeRow.__table__
     entity = EntityRow.__table__
-    near, far = (edge.c.to_guid, edge.c.from_guid) if upstream else (edge.c.from_guid, edge.c.to_guid)
     e1 = edge.alias("e1")
     e2 = edge.alias("e2")
     p = entity.alias("p")
     near1, far1 = (e1.c.to_guid, e1.c.from_guid) if upstream else (e1.c.from_guid, e1.c.to_guid)
     near2, far2 = (e2.c.to_guid, e2.c.from_guid) if upstream else (e2.c.from_guid, e2.c.to_guid)
-    del near, far
     seed = (
-        select(entity.c.guid.label("guid"), literal(first_depth).label("depth"))
-        .where(entity.c.guid.in_(list(seeds)))
+        select(entity.c.guid.label("guid"), bindparam("first_depth", type_=Integer).label("depth"))
+        .where(entity.c.guid.in_(bindparam("seeds", expanding=True)))
         .cte("walk", recursive=True)
     )
     step = (
@@ -153,13 +149,20 @@ def walk(session: Session, seeds: Sequence[str], first_depth: int, max_depth: in
         .join(e1, near1 == seed.c.guid)
         .join(p, and_(p.c.guid == far1, p.c.status == ACTIVE))
         .join(e2, near2 == far1)
-        .where(seed.c.depth < max_depth)
+        .where(seed.c.depth < bindparam("max_depth", type_=Integer))
     )
     walk = seed.union(step)
-    depths: dict[str, int] = {}
-    for guid, depth in session.execute(select(walk.c.guid, func.min(walk.c.depth)).group_by(walk.c.guid)):
-        depths[guid] = depth
-    return depths
+    return select(walk.c.guid, func.min(walk.c.depth)).group_by(walk.c.guid)
+
+
+def walk(session: Session, seeds: Sequence[str], first_depth: int, max_depth: int, upstream: bool) -> dict[str, int]:
+    """Data sets reachable from ``seeds`` within ``max_depth`` data-set hops: guid -> depth.
+
+    One hop is dataset -> process -> dataset against the data flow (upstream) or with
+    it; only ACTIVE processes are crossed. Runs as one recursive CTE.
+    """
+    params = {"seeds": list(seeds), "first_depth": first_depth, "max_depth": max_depth}
+    return {guid: depth for guid, depth in session.execute(_walk_statement(upstream), params)}
 
 
 def lineage(

@@ -676,6 +676,10 @@ class _Reader:
     def _version_location(self, mv: Any, model_id: str | None) -> str | None:
         if model_id and model_id in self.logged_models:
             return self.logged_models[model_id].artifact_location
+        # MLflow's download URI is the source itself unless the source is a models:/ or
+        # runs:/ URI it must resolve; asking for it costs a registered-model load per version.
+        if mv.source and not str(mv.source).startswith(("models:/", "runs:/")):
+            return str(mv.source)
         try:
             return self.client.get_model_version_download_uri(mv.name, mv.version)
         except Exception as exc:  # noqa: BLE001 - a missing location only costs the signature

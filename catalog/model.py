@@ -8,6 +8,7 @@ equivalent of Atlas's ``AtlasObjectId`` with ``uniqueAttributes``.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import uuid
@@ -35,6 +36,7 @@ DELETED = "DELETED"
 _GUID_NAMESPACE = uuid.UUID("6f1c3c5e-5d0a-4b7e-9a55-0c1a7a6c0a11")
 
 
+@functools.lru_cache(maxsize=1 << 20)
 def guid_for(type_name: str, qualified_name: str) -> str:
     """The stable guid of the entity keyed by (type_name, qualified_name)."""
     return str(uuid.uuid5(_GUID_NAMESPACE, f"{type_name}\x00{qualified_name}"))

@@ -121,14 +121,17 @@ class IngestResult:
 
 
 def _refs_in(value: Any) -> Iterator[EntityRef]:
+    """References held by an attribute value: a reference or a list of them (Atlas's shapes).
+
+    Maps and nested structures are not searched: Atlas attributes refer to entities only
+    as ``T`` or ``array<T>``, and params/metrics maps can be large.
+    """
     if isinstance(value, EntityRef):
         yield value
-    elif isinstance(value, (list, tuple, set, frozenset)):
+    elif isinstance(value, (list, tuple)):
         for item in value:
-            yield from _refs_in(item)
-    elif isinstance(value, Mapping):
-        for item in value.values():
-            yield from _refs_in(item)
+            if isinstance(item, EntityRef):
+                yield item
 
 
 def _merge_into(target: Entity, other: Entity) -> None:

@@ -1,0 +1,33 @@
+"""Benchmarks: ``python -m bench`` (or ``make bench``); see docs/performance.md.
+
+Each bench is a ``run(ctx) -> list[str]`` that prints a table and returns its
+``RATIO`` lines; modules are imported only when their bench runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+
+def _ingest(ctx: Any) -> list[str]:
+    from bench import ingest
+
+    return ingest.run(ctx)
+
+
+def _lineage(ctx: Any) -> list[str]:
+    from bench import lineage
+
+    return lineage.run(ctx)
+
+
+def _mlflow(ctx: Any) -> list[str]:
+    from bench import mlflow_ingest
+
+    return mlflow_ingest.run(ctx)
+
+
+BENCHES: dict[str, Callable[[Any], list[str]]] = {"ingest": _ingest, "lineage": _lineage, "mlflow": _mlflow}
+
+__all__ = ["BENCHES"]
