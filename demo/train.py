@@ -40,7 +40,7 @@ class TrainResult:
 
 
 @contextlib.contextmanager
-def _tracking(uri: str) -> Iterator[None]:
+def mlflow_uris(uri: str) -> Iterator[None]:
     """Point MLflow's fluent API at ``uri``; restore the previous URIs (and env) after."""
     import mlflow
     import mlflow.tracking._model_registry.utils as registry_utils
@@ -128,7 +128,7 @@ def train(uri: str, wine: pd.DataFrame) -> TrainResult:
     dataset = mlflow.data.from_pandas(
         wine, source=SparkDatasetSource(table_name=TABLE), name=TABLE, targets=LABEL
     )
-    with _tracking(uri):
+    with mlflow_uris(uri):
         with mlflow.start_run(experiment_id=experiment_id, run_name="train-elasticnet") as run:
             mlflow.set_tags({"purpose": "demo", "model": "ElasticNet"})
             mlflow.log_params({**PARAMS, "test_size": TEST_SIZE, "random_state": SEED})

@@ -17,14 +17,13 @@ the database (``copy_store``) when they need to change it.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import shutil
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
+
+from demo.train import mlflow_uris  # one way to scope MLflow's global URIs
 
 MODEL_NAME = "wine-quality"
 FEATURES = ["fixed acidity", "alcohol"]
@@ -41,29 +40,6 @@ class MlflowStore:
     model_uri: str
     sweep_run_ids: tuple[str, ...]
     pandas_digest: str
-
-
-@contextlib.contextmanager
-def mlflow_uris(uri: str) -> Iterator[None]:
-    """Point MLflow's fluent API at ``uri``; restore the previous globals and env after."""
-    import mlflow
-    import mlflow.tracking._model_registry.utils as registry_utils
-    import mlflow.tracking._tracking_service.utils as tracking_utils
-
-    env_keys = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
-    saved_env = {k: os.environ.get(k) for k in env_keys}
-    saved = (tracking_utils._tracking_uri, registry_utils._registry_uri)
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    try:
-        yield
-    finally:
-        tracking_utils._tracking_uri, registry_utils._registry_uri = saved
-        for key, value in saved_env.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def build_store(root: Path) -> MlflowStore:

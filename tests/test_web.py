@@ -138,18 +138,23 @@ def test_healthz_answers_over_http(base_url: str) -> None:
 # ---------------------------------------------------------------- the catalog's JSON API
 
 
+def stream_chain(run: str) -> set[tuple[str, str]]:
+    """The demo's chain from the training table to the streaming deployment, as flow edges."""
+    return {
+        ("default.wineds_ext@cm", run),
+        (run, "wine-quality/1@mlflow"),
+        ("wine-quality/1@mlflow", "deploy:wine-quality-stream:prod@cm"),
+        ("deploy:wine-quality-stream:prod@cm", "wine-quality-stream:prod@cm"),
+    }
+
+
 def test_api_lineage_by_alias_ref_follows_the_data_flow(client: Any, chain: Chain) -> None:
     response = client.get("/api/v1/lineage", query_string={"ref": "models:/wine-quality@champion"})
     assert response.status_code == 200
     info = response.get_json()
     assert_lineage_info(info, chain.guids["wine-quality/1@mlflow"], "BOTH", 3)
     run = f"run:{chain.run_id}@mlflow"
-    assert {
-        ("default.wineds_ext@cm", run),
-        (run, "wine-quality/1@mlflow"),
-        ("wine-quality/1@mlflow", "deploy:wine-quality-stream:prod@cm"),
-        ("deploy:wine-quality-stream:prod@cm", "wine-quality-stream:prod@cm"),
-    } <= edges_by_name(info)
+    assert stream_chain(run) <= edges_by_name(info)
     assert ("wine-quality/1@mlflow", run) not in edges_by_name(info)
 
 
@@ -180,12 +185,7 @@ def test_atlas_lineage_input_of_a_deployment_reaches_the_training_tables(client:
     info = response.get_json()
     assert_lineage_info(info, guid, "INPUT", 3)
     run = f"run:{chain.run_id}@mlflow"
-    assert {
-        ("default.wineds_ext@cm", run),
-        (run, "wine-quality/1@mlflow"),
-        ("wine-quality/1@mlflow", "deploy:wine-quality-stream:prod@cm"),
-        ("deploy:wine-quality-stream:prod@cm", "wine-quality-stream:prod@cm"),
-    } <= edges_by_name(info)
+    assert stream_chain(run) <= edges_by_name(info)
     # Upstream only: the sibling deployment of the same version is not an input.
     assert chain.guids["wine-quality-batch:prod@cm"] not in info["guidEntityMap"]
 
