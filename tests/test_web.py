@@ -54,6 +54,7 @@ def chain(
         "deploy:wine-quality-stream:prod@cm",
         "wine-quality-stream:prod@cm",
         "wine-quality-batch:prod@cm",
+        "wine-quality@mlflow",
     ]
     with Catalog(settings) as catalog:
         catalog.ingest(lineage_path=REPO / "lineage.yml", mlflow_uri=store.uri)
@@ -308,3 +309,31 @@ def test_unknown_api_route_and_wrong_method_are_json(client: Any) -> None:
     response = client.post("/healthz")
     assert response.status_code == 405
     assert response.get_json()["errorCode"] == "ATLAS-405-00-000"
+
+
+# ---------------------------------------------------------------- index page
+
+
+def test_index_lists_registered_models_with_their_lineage_link(client: Any, chain: Chain) -> None:
+    response = client.get("/")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "<td>wine-quality</td>" in page
+    assert "ml-team@example.com" in page
+    guid = chain.guids["wine-quality@mlflow"]
+    assert f'href="/api/atlas/v2/lineage/{guid}?direction=BOTH&amp;depth=3"' in page
+
+
+def test_index_escapes_what_sources_wrote(tmp_path: Any) -> None:
+    from catalog.model import Entity, SourceBatch
+    from catalog.store import upsert_batch
+    from web import create_app
+
+    app = create_app(settings=Settings(database_url=f"sqlite:///{tmp_path / 'c.db'}"))
+    catalog = app.extensions["catalog"]
+    evil = Entity("ml_registered_model", "x@mlflow", {"name": "<script>alert(1)</script>", "purpose": "a & b"})
+    with catalog.write_session() as session, session.begin():
+        upsert_batch(session, SourceBatch("t", [evil]), catalog.registry, user="t")
+    page = app.test_client().get("/").get_data(as_text=True)
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "a &amp; b" in page

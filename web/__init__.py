@@ -22,7 +22,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, settings: Settings 
     from flask import Flask
 
     from catalog.service import Catalog
-    from web import api, atlas_v2, errors
+    from web import api, atlas_v2, errors, ui
 
     app = Flask(__name__)
     app.config.from_mapping(MAX_CONTENT_LENGTH=1_048_576, JSON_SORT_KEYS=False)
@@ -33,4 +33,5 @@ def create_app(test_config: dict[str, Any] | None = None, *, settings: Settings 
     errors.init_app(app)
     api.init_app(app)
     atlas_v2.init_app(app)
+    ui.init_app(app)
     return app
