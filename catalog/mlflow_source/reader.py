@@ -1,43 +1,22 @@
-"""MLflow -> Atlas entities, read incrementally (see docs/mlflow.md).
-
-``read_mlflow(uri, cursor=...)`` returns a :class:`SourceBatch` of Atlas entities
-(experiments, runs, logged datasets, logged models, registered models, model
-versions) plus a JSON cursor; passing the cursor back makes the next read fetch
-only what changed, found by MLflow queries:
-
-- runs: ``attributes.start_time >=`` / ``attributes.end_time >=`` high-water
-  marks (minus a clock-skew overlap) plus the ids of runs still open;
-- logged models: ``last_updated_timestamp >=`` high-water mark;
-- experiments, registered models and model versions: MLflow can filter none of
-  them by time and does not bump ``last_updated_timestamp`` on tag or alias
-  writes, so their (metadata-only) listings are read and compared to compact
-  fingerprints kept in the cursor; only changed ones are turned into entities.
-
-``mlflow`` is imported lazily; a sqlite store is opened read-only so a read can
-never write to it.
-"""
+"""The MLflow reader: paginated queries, the incremental cursor, MLflow objects -> entities."""
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
 import posixpath
 import re
 import tempfile
-import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit
 
 from catalog import naming
-from catalog.errors import SourceUnavailableError
+from catalog.mlflow_source.connect import _scrub
 from catalog.model import Entity, EntityRef, Finding, SourceBatch
-
-__all__ = ["MlflowRead", "read_mlflow", "redact_uri", "CURSOR_VERSION", "OVERLAP_MS"]
 
 CURSOR_VERSION = 1
 #: Window re-queried below each time high-water mark, for clock skew between MLflow
@@ -62,17 +41,7 @@ _PATH_KEYS = ("uri", "path", "url")
 _NOT_PATH_SOURCES = frozenset({"code", "hugging_face", "huggingface"})
 _ID_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
 _LOGGED_MODEL_URI_RE = re.compile(r"^models:/(m-[0-9a-fA-F]+)/?$")
-_USERINFO_RE = re.compile(r"(?<=://)[^/@\s]*@")
 _IN_CHUNK = 100
-
-_HTTP_PROBE_ENV = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "3"}
-_HTTP_READ_ENV = {
-    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
-    "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
-    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
-    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
-}
-_ENV_LOCK = threading.Lock()
 
 
 @dataclass
@@ -83,156 +52,8 @@ class MlflowRead:
     cursor: dict = field(default_factory=dict)
 
 
-def read_mlflow(
-    uri: str,
-    *,
-    instance: str = "mlflow",
-    cluster: str = "cm",
-    cursor: dict | None = None,
-    page_size: int = 1000,
-    progress: Callable[[str, int], None] | None = None,
-) -> MlflowRead:
-    """Read MLflow at ``uri`` into entities; with ``cursor``, only what changed since.
-
-    Raises :class:`SourceUnavailableError` (naming the URI, without credentials)
-    when MLflow cannot be reached or read; nothing is written anywhere.
-    """
-    if page_size < 1:
-        raise ValueError(f"page_size must be >= 1, got {page_size}")
-    safe = redact_uri(uri)
-    client_uri = _client_uri(uri, safe)
-    is_http = urlsplit(uri).scheme.lower() in ("http", "https")
-    with _http_env(is_http):
-        try:
-            from mlflow.tracking import MlflowClient
-
-            client = MlflowClient(tracking_uri=client_uri, registry_uri=client_uri)
-            if is_http:
-                with _patched_env(_HTTP_PROBE_ENV):
-                    client.search_experiments(max_results=1)
-            reader = _Reader(client, client_uri, instance, cluster, page_size, progress or _no_progress)
-            return reader.read(cursor)
-        except SourceUnavailableError:
-            raise
-        except _source_errors() as exc:
-            detail = _scrub(str(exc))
-            if len(detail) > 500:
-                detail = detail[:500] + "..."
-            message = f"MLflow at {safe} could not be read: {type(exc).__name__}: {detail}"
-            if safe != uri:  # never chain an exception whose text may carry credentials
-                raise SourceUnavailableError(message) from None
-            raise SourceUnavailableError(message) from exc
-
-
-def redact_uri(uri: str) -> str:
-    """``uri`` without ``user:password@`` (safe for messages and logs)."""
-    parts = urlsplit(uri)
-    if "@" not in parts.netloc:
-        return uri
-    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
-
-
-def _scrub(text: str) -> str:
-    return _USERINFO_RE.sub("", text)
-
-
 def _no_progress(kind: str, n: int) -> None:
     pass
-
-
-def _source_errors() -> tuple[type[BaseException], ...]:
-    from mlflow.exceptions import MlflowException
-
-    errors: list[type[BaseException]] = [MlflowException, ConnectionError, TimeoutError, OSError]
-    with contextlib.suppress(ImportError):
-        import requests
-
-        errors.append(requests.RequestException)
-    with contextlib.suppress(ImportError):
-        import sqlalchemy.exc
-
-        errors.append(sqlalchemy.exc.SQLAlchemyError)
-    return tuple(errors)
-
-
-# -- where to connect, checked before MLflow gets a chance to create anything --------------
-
-
-def _client_uri(uri: str, safe: str) -> str:
-    scheme = urlsplit(uri).scheme.lower()
-    if scheme.startswith("sqlite"):
-        return _sqlite_read_only_uri(uri, safe)
-    if scheme == "file" or (not scheme and uri not in ("databricks", "databricks-uc", "uc")):
-        path = unquote(urlsplit(uri).path) if scheme == "file" else uri
-        if not os.path.isdir(os.path.join(path, ".trash")):
-            raise SourceUnavailableError(f"MLflow file store {safe} does not exist or is not an MLflow store")
-    return uri
-
-
-def _sqlite_read_only_uri(uri: str, safe: str) -> str:
-    """The same database as a read-only SQLite URI, after checking it is an MLflow store.
-
-    MLflow creates (and migrates) the database of a ``sqlite:`` URI when it opens it;
-    a read-only connection makes that impossible. The ``sqlite+pysqlite`` spelling
-    keeps MLflow from creating directories named after the ``file:`` URI.
-    """
-    import sqlite3
-
-    from sqlalchemy.engine import make_url
-
-    try:
-        url = make_url(uri)
-    except Exception:
-        raise SourceUnavailableError(f"MLflow URI {safe} is not a valid sqlite URI") from None
-    database = url.database or ""
-    if database.startswith("file:"):
-        database = unquote(urlsplit(database).path)
-    if not database or database == ":memory:":
-        raise SourceUnavailableError(f"MLflow at {safe} is an in-memory database: nothing to read")
-    path = os.path.abspath(database)
-    if not os.path.isfile(path):
-        raise SourceUnavailableError(f"MLflow database {safe} does not exist ({path})")
-    try:
-        con = sqlite3.connect(f"file:{quote(path, safe='/')}?mode=ro", uri=True)
-        try:
-            tables = {row[0] for row in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        finally:
-            con.close()
-    except sqlite3.Error as exc:
-        raise SourceUnavailableError(f"MLflow database {safe} cannot be read: {exc}") from None
-    missing = {"experiments", "runs", "registered_models", "model_versions"} - tables
-    if missing:
-        raise SourceUnavailableError(
-            f"{safe} is not an MLflow tracking database (missing tables: {', '.join(sorted(missing))})"
-        )
-    query = {k: v for k, v in url.query.items() if k not in ("mode", "uri")}
-    query.update(mode="ro", uri="true")
-    # SQLAlchemy unquotes the database part once, SQLite decodes the file: URI once more.
-    return f"sqlite+pysqlite:///file:{quote(quote(path, safe='/'), safe='/')}?{urlencode(sorted(query.items()))}"
-
-
-@contextlib.contextmanager
-def _patched_env(values: Mapping[str, str]) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, old in saved.items():
-            if old is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = old
-
-
-@contextlib.contextmanager
-def _http_env(is_http: bool) -> Iterator[None]:
-    """Bounded retries/timeouts for the duration of an HTTP read (a user's own values win)."""
-    if not is_http:
-        yield
-        return
-    with _ENV_LOCK, _patched_env({k: os.environ.get(k, v) for k, v in _HTTP_READ_ENV.items()}):
-        yield
 
 
 # -- small helpers ---------------------------------------------------------------------------

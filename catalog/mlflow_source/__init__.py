@@ -1,0 +1,84 @@
+"""MLflow -> Atlas entities, read incrementally (see docs/mlflow.md).
+
+``read_mlflow(uri, cursor=...)`` returns a :class:`SourceBatch` of Atlas entities
+(experiments, runs, logged datasets, logged models, registered models, model
+versions) plus a JSON cursor; passing the cursor back makes the next read fetch
+only what changed, found by MLflow queries:
+
+- runs: ``attributes.start_time >=`` / ``attributes.end_time >=`` high-water
+  marks (minus a clock-skew overlap) plus the ids of runs still open;
+- logged models: ``last_updated_timestamp >=`` high-water mark;
+- experiments, registered models and model versions: MLflow can filter none of
+  them by time and does not bump ``last_updated_timestamp`` on tag or alias
+  writes, so their (metadata-only) listings are read and compared to compact
+  fingerprints kept in the cursor; only changed ones are turned into entities.
+
+``mlflow`` is imported lazily; a sqlite store is opened read-only so a read can
+never write to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+from catalog.errors import SourceUnavailableError
+from catalog.mlflow_source.connect import (
+    _HTTP_PROBE_ENV,
+    _client_uri,
+    _http_env,
+    _patched_env,
+    _scrub,
+    _source_errors,
+    redact_uri,
+)
+from catalog.mlflow_source.reader import (
+    CURSOR_VERSION,
+    OVERLAP_MS,
+    MlflowRead,
+    _no_progress,
+    _Reader,
+)
+
+__all__ = ["MlflowRead", "read_mlflow", "redact_uri", "CURSOR_VERSION", "OVERLAP_MS"]
+
+
+def read_mlflow(
+    uri: str,
+    *,
+    instance: str = "mlflow",
+    cluster: str = "cm",
+    cursor: dict | None = None,
+    page_size: int = 1000,
+    progress: Callable[[str, int], None] | None = None,
+) -> MlflowRead:
+    """Read MLflow at ``uri`` into entities; with ``cursor``, only what changed since.
+
+    Raises :class:`SourceUnavailableError` (naming the URI, without credentials)
+    when MLflow cannot be reached or read; nothing is written anywhere.
+    """
+    if page_size < 1:
+        raise ValueError(f"page_size must be >= 1, got {page_size}")
+    safe = redact_uri(uri)
+    client_uri = _client_uri(uri, safe)
+    is_http = urlsplit(uri).scheme.lower() in ("http", "https")
+    with _http_env(is_http):
+        try:
+            from mlflow.tracking import MlflowClient
+
+            client = MlflowClient(tracking_uri=client_uri, registry_uri=client_uri)
+            if is_http:
+                with _patched_env(_HTTP_PROBE_ENV):
+                    client.search_experiments(max_results=1)
+            reader = _Reader(client, client_uri, instance, cluster, page_size, progress or _no_progress)
+            return reader.read(cursor)
+        except SourceUnavailableError:
+            raise
+        except _source_errors() as exc:
+            detail = _scrub(str(exc))
+            if len(detail) > 500:
+                detail = detail[:500] + "..."
+            message = f"MLflow at {safe} could not be read: {type(exc).__name__}: {detail}"
+            if safe != uri:  # never chain an exception whose text may carry credentials
+                raise SourceUnavailableError(message) from None
+            raise SourceUnavailableError(message) from exc
