@@ -345,6 +345,10 @@ def test_concurrent_ingests_of_overlapping_sources_never_duplicate(settings):
             .having(func.count() > 1)
         ).all()
         assert dupes == []
+        creates = s.scalar(
+            select(func.count()).select_from(store.AuditRow).where(store.AuditRow.action == "ENTITY_CREATE")
+        )
+        assert creates == 8  # one true creation per entity: the second writer saw the first's rows
 
 
 def test_migrations_match_the_table_models(catalog):
