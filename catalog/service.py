@@ -92,7 +92,7 @@ class _StoreLookup(ModelVersionLookup):
         ref = f"models:/{model}/{selector}" if str(selector).isdigit() else f"models:/{model}@{selector}"
         try:
             return self._catalog._resolve(self._session, ref)
-        except NotFound:
+        except (NotFound, AmbiguousReference):  # the funnel records an unresolved-model finding
             return None
 
     def declared_training(self, model: str) -> list[EntityRef] | None:

@@ -188,7 +188,7 @@ def test_cml_reference_file_ingests_unchanged_and_twice_writes_nothing(tmp_path:
         pytest.skip(f"the CML reference file is not at {CML_REFERENCE}")
     first = run(tmp_path, "ingest", "--lineage", str(CML_REFERENCE))
     assert first.returncode == 0, first.stderr
-    assert first.stdout.splitlines()[0] == f"ingested lineage.yml:{CML_REFERENCE}"
+    assert first.stdout.splitlines()[0] == f"ingested lineage.yml:{CML_REFERENCE.resolve()}"
     assert re.search(r"^[1-9]\d* created, 0 updated, 0 unchanged, .*, 0 findings$", first.stdout, re.MULTILINE)
     assert first.stderr == ""  # no progress bars when stderr is not a terminal
 
