@@ -8,7 +8,6 @@ file, line and key path instead of a trace or, worse, silence.
 from __future__ import annotations
 
 import json
-import re
 import textwrap
 import time
 from pathlib import Path
