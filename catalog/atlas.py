@@ -25,6 +25,7 @@ __all__ = [
     "entity_to_atlas",
     "entity_from_atlas",
     "stored_entity_to_atlas",
+    "stored_to_entity",
     "entity_header",
     "lineage_to_atlas",
 ]
@@ -121,6 +122,21 @@ def entity_from_atlas(body: Mapping[str, Any]) -> Entity:
             for c in body.get("classifications") or []
         ],
         status=str(body.get("status") or "ACTIVE"),
+    )
+
+
+def stored_to_entity(entity: StoredEntity) -> Entity:
+    """A stored entity back to an ingest ``Entity`` (attributes and relationships, no tags).
+
+    Classifications are left out: an upsert replaces only the direct tags of its own
+    source, so re-emitting an entity this way never removes another source's tags.
+    """
+    return Entity(
+        type_name=entity.type_name,
+        qualified_name=entity.qualified_name,
+        attributes=attributes_from_atlas(entity.attributes),
+        relationship_attributes=attributes_from_atlas(entity.relationship_attributes),
+        status=entity.status,
     )
 
 

@@ -43,6 +43,10 @@ class ModelVersionLookup:
     def declared_training(self, model: str) -> list[EntityRef] | None:  # pragma: no cover - protocol
         raise NotImplementedError
 
+    def training_runs(self, model: str) -> list[Entity]:  # pragma: no cover - protocol
+        """Stored training runs that produced a version of ``model``, as ingest entities."""
+        raise NotImplementedError
+
 
 @dataclass
 class IngestPlan:
@@ -89,10 +93,13 @@ def _merge_training(
 ) -> None:
     models = sorted({mv[0] for ref in run.outputs if (mv := _version_of(ref))})
     wanted = [d for m in models for d in declared.get(m, [])]
+    project = [r for r in run.inputs if r.type_name == PROJECT_TYPE]
+    if "loggedInputs" not in run.attributes:
+        run.attributes["loggedInputs"] = [r for r in run.inputs if r.type_name != PROJECT_TYPE]
+    logged = list(run.attributes["loggedInputs"])
+    run.attributes["inputs"] = project + logged
     if not any(m in declared for m in models):
         return
-    project = [r for r in run.inputs if r.type_name == PROJECT_TYPE]
-    logged = [r for r in run.inputs if r.type_name != PROJECT_TYPE]
     matched: set[EntityRef] = set()
     inputs: list[EntityRef] = list(project)
     for ref in logged:
@@ -273,6 +280,18 @@ def plan_ingest(
             _merge_training(entity, known, by_ref, cluster, plan.findings)
         plan.findings.extend(mlflow.findings)
         plan.batches.append(mlflow)
+    if doc is not None and lookup is not None:
+        emitted = {e.ref for e in mlflow.entities} if mlflow is not None else set()
+        replanned: dict[EntityRef, Entity] = {}
+        for model in doc.models:
+            for run in lookup.training_runs(model):
+                if run.ref in emitted or run.ref in replanned:
+                    continue
+                _merge_training(run, declared, {}, cluster, plan.findings)
+                replanned[run.ref] = run
+                plan.finding_scope.add(run.qualified_name)
+        if replanned:
+            plan.batches.append(SourceBatch(lineage_source, list(replanned.values()), []))
     if doc is not None and doc.deployments:
         found: list[Finding] = []
         versions = [e for e in (mlflow.entities if mlflow else []) if e.type_name == VERSION_TYPE]

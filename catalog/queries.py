@@ -16,9 +16,11 @@ from sqlalchemy.orm import Session
 
 from catalog.model import ACTIVE, StoredClassification, StoredEntity
 from catalog.schema import (
+    OUTPUT_EDGE,
     AuditRow,
     ClassificationRow,
     CursorRow,
+    EdgeRow,
     EntityRow,
     FindingRow,
     chunks,
@@ -30,6 +32,7 @@ __all__ = [
     "get_entity",
     "get_entities",
     "find_by_qualified_name",
+    "producers_of",
     "search",
     "count_entities",
     "audit_events",
@@ -124,6 +127,22 @@ def get_entities(session: Session, guids: Sequence[str]) -> dict[str, StoredEnti
 
 def get_entity(session: Session, guid: str) -> StoredEntity | None:
     return get_entities(session, [guid]).get(guid)
+
+
+def producers_of(
+    session: Session, guids: Sequence[str], *, type_names: Iterable[str] | None = None
+) -> list[StoredEntity]:
+    """The processes that have any of ``guids`` among their outputs (one indexed query per chunk)."""
+    producers: set[str] = set()
+    for chunk in chunks(list(guids)):
+        producers.update(
+            session.scalars(
+                select(EdgeRow.from_guid).where(EdgeRow.to_guid.in_(chunk), EdgeRow.direction == OUTPUT_EDGE)
+            )
+        )
+    found = get_entities(session, sorted(producers))
+    wanted = None if type_names is None else set(type_names)
+    return [e for _, e in sorted(found.items()) if wanted is None or e.type_name in wanted]
 
 
 def find_by_qualified_name(

@@ -19,8 +19,9 @@ from catalog import naming, store
 from catalog.config import Settings
 from catalog.db import make_engine, upgrade, writer
 from catalog.errors import AmbiguousReference, NotFound
+from catalog.atlas import stored_to_entity
 from catalog.ingest import ModelVersionLookup, plan_ingest
-from catalog.model import EntityRef, Finding, LineageGraph, StoredEntity
+from catalog.model import Entity, EntityRef, Finding, LineageGraph, StoredEntity
 from catalog.types.registry import TypeRegistry
 
 __all__ = ["Catalog", "IngestReport"]
@@ -103,6 +104,17 @@ class _StoreLookup(ModelVersionLookup):
         from catalog.atlas import ref_from_atlas
 
         return [r for r in (ref_from_atlas(v) for v in found[0].attributes.get("inputs") or []) if r]
+
+    def training_runs(self, model: str) -> list[Entity]:
+        instance = self._catalog.settings.mlflow_instance
+        prefix = f"{model}/"
+        versions = [
+            e.guid
+            for e in store.search(self._session, prefix, type_names={"ml_model_version"}, limit=100_000)
+            if e.qualified_name.startswith(prefix) and e.qualified_name.endswith("@" + instance)
+        ]
+        runs = store.producers_of(self._session, versions, type_names=self._catalog.registry.subtypes("ml_training_run"))
+        return [stored_to_entity(e) for e in runs if e.status == "ACTIVE"]
 
 
 class Catalog:

@@ -43,6 +43,7 @@ from catalog.queries import (
     get_entities,
     get_entity,
     list_findings,
+    producers_of,
     search,
 )
 from catalog.schema import (
@@ -85,6 +86,7 @@ __all__ = [
     "get_entity",
     "get_entities",
     "find_by_qualified_name",
+    "producers_of",
     "search",
     "lineage",
     "audit_events",

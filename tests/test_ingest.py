@@ -170,3 +170,30 @@ def test_reference_cml_lineage_file_ingests_unchanged(catalog):
         "default.wineds_ext@cm",
         "default.wineds_ext_nolabel@cm",
     }
+
+
+def test_changing_declared_training_data_relinks_runs_mlflow_does_not_reread(catalog, lineage_file, mlflow):
+    catalog.ingest(lineage_path=lineage_file, mlflow_uri=mlflow.uri)
+    run_ref = f"runs:/{mlflow.train_run_id}"
+    assert "default.extra@cm" in input_names(catalog.resolve(run_ref))
+    extra_finding = ("declared-not-logged", run_qn(mlflow))
+    assert extra_finding in {(f.kind, f.subject) for f in catalog.findings()}
+
+    # Drop default.extra@cm and declare a SENSITIVE table instead; MLflow is unchanged,
+    # so the incremental read emits no run: the funnel must re-plan the stored one.
+    lineage_file.write_text(
+        LINEAGE.replace("  default.scoring@cm: {}", "  default.scoring@cm: {}\n  default.new@cm:\n    classifications: [SENSITIVE]")
+        .replace("[default.wineds_ext@cm, default.extra@cm]", "[default.wineds_ext@cm, default.new@cm]")
+    )
+    report = catalog.ingest(lineage_path=lineage_file, mlflow_uri=mlflow.uri)
+    names = input_names(catalog.resolve(run_ref))
+    assert "default.extra@cm" not in names and "default.new@cm" in names
+    assert {"default.wineds_ext@cm", "sales.wine_train@cm"} <= names  # logged inputs stay
+    version_tags = {c.type_name for c in catalog.resolve("models:/wine-quality/1").classifications}
+    assert version_tags == {"PII", "SENSITIVE"}
+    messages = [f.message for f in catalog.findings() if f.kind == "declared-not-logged"]
+    assert len(messages) == 1 and "default.new@cm" in messages[0]
+    assert any(f.kind == "declared-not-logged" for f in report.findings)
+
+    # And a third ingest of the same sources writes nothing.
+    assert not catalog.ingest(lineage_path=lineage_file, mlflow_uri=mlflow.uri).wrote
