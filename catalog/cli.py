@@ -26,10 +26,11 @@ __all__ = ["cli", "main"]
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
 
-def _open(settings: Settings):
+def _open(settings: Settings, *, create: bool = False):
+    """The catalog; only ``ingest`` may create a store that is not there yet."""
     from catalog.service import Catalog
 
-    return Catalog(settings)
+    return Catalog(settings, create=create)
 
 
 def _echo_json(value: Any) -> None:
@@ -158,7 +159,7 @@ def ingest(settings: Settings, lineage_path: str | None, mlflow_uri: str | None,
             f"nothing to ingest: no {settings.lineage_file} here and no MLflow store at {settings.mlflow_uri}; "
             "pass --lineage FILE and/or --mlflow URI"
         )
-    with _open(settings) as catalog, _progress() as progress:
+    with _open(settings, create=True) as catalog, _progress() as progress:
         report = catalog.ingest(lineage_path=lineage_path, mlflow_uri=mlflow_uri, progress=progress)
     if as_json:
         _echo_json(report.to_json())

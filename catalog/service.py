@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from catalog import naming, store
@@ -120,20 +122,56 @@ class _StoreLookup(ModelVersionLookup):
 class Catalog:
     """The catalog: one store, one registry, one set of settings."""
 
-    def __init__(self, settings: Settings | None = None, *, registry: TypeRegistry | None = None) -> None:
+    def __init__(
+        self, settings: Settings | None = None, *, registry: TypeRegistry | None = None, create: bool = True
+    ) -> None:
+        """``create=False``: refuse (``NotFound``) rather than create a SQLite store that is not there.
+
+        The store is opened (and migrated) on first use, so a command that fails on its
+        input never creates or touches it.
+        """
         self.settings = settings or Settings.from_env()
         self.registry = registry or TypeRegistry.default()
-        self.engine = make_engine(self.settings.database_url)
-        upgrade(self.engine)
-        self._read = sessionmaker(self.engine, expire_on_commit=False)
-        self._write = sessionmaker(writer(self.engine), expire_on_commit=False)
+        self._create = create
+        self._engine: Engine | None = None
+        self._read: sessionmaker[Session] | None = None
+        self._write: sessionmaker[Session] | None = None
 
     @classmethod
     def from_env(cls) -> Catalog:
         return cls(Settings.from_env())
 
+    @property
+    def engine(self) -> Engine:
+        """The store's engine, opened and migrated on first use."""
+        if self._engine is None:
+            if not self._create and not self.store_exists():
+                raise NotFound(
+                    f"no catalog at {_redact(self.settings.database_url)} yet: run `catalog ingest` first "
+                    "(or set CATALOG_DATABASE_URL)"
+                )
+            engine = make_engine(self.settings.database_url)
+            upgrade(engine)
+            self._engine = engine
+            self._read = sessionmaker(engine, expire_on_commit=False)
+            self._write = sessionmaker(writer(engine), expire_on_commit=False)
+        return self._engine
+
+    def _sessionmakers(self) -> tuple[sessionmaker[Session], sessionmaker[Session]]:
+        self.engine  # noqa: B018 - the property opens the store on first use
+        assert self._read is not None and self._write is not None
+        return self._read, self._write
+
+    def store_exists(self) -> bool:
+        """False only for a SQLite store whose file is not there (other backends: assumed)."""
+        url = make_url(self.settings.database_url)
+        if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+            return True
+        return Path(url.database).exists()
+
     def close(self) -> None:
-        self.engine.dispose()
+        if self._engine is not None:
+            self._engine.dispose()
 
     def __enter__(self) -> Catalog:
         return self
@@ -143,11 +181,11 @@ class Catalog:
 
     def session(self) -> Session:
         """A read session (``with catalog.session() as s: ...``)."""
-        return self._read()
+        return self._sessionmakers()[0]()
 
     def write_session(self) -> Session:
-        """A session whose transactions take the write lock up front (SQLite)."""
-        return self._write()
+        """A session whose transactions take the write lock up front."""
+        return self._sessionmakers()[1]()
 
     # ------------------------------------------------------------------ ingest
 
@@ -179,8 +217,10 @@ class Catalog:
             from catalog.mlflow_source import read_mlflow
 
             cursor_name = f"mlflow:{self.settings.mlflow_instance}:{_redact(mlflow_uri)}"
-            with self.session() as session:
-                cursor = store.get_cursor(session, cursor_name)
+            cursor = None
+            if self.store_exists():
+                with self.session() as session:
+                    cursor = store.get_cursor(session, cursor_name)
             mlflow_read = read_mlflow(
                 mlflow_uri,
                 instance=self.settings.mlflow_instance,

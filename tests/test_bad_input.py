@@ -234,9 +234,22 @@ def test_unknown_ref_suggests_similar_names(store: Store) -> None:
 
 def test_store_that_cannot_be_opened_is_named(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'no' / 'such' / 'dir' / 'catalog.db'}"
-    result = CliRunner().invoke(cli, ["search"], env={"CATALOG_DATABASE_URL": url}, catch_exceptions=False)
+    lineage = tmp_path / "lineage.yml"
+    lineage.write_text('{"m": {"hive_table_qualified_names": ["db.t@cm"]}}\n')
+    result = CliRunner().invoke(
+        cli, ["ingest", "--lineage", str(lineage), "--no-mlflow"], env={"CATALOG_DATABASE_URL": url},
+        catch_exceptions=False,
+    )
     assert result.exit_code == 2
     assert result.stderr == f"error: catalog store {url}: OperationalError: unable to open database file\n"
+
+
+def test_reading_a_store_that_is_not_there_says_so(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'no' / 'such' / 'dir' / 'catalog.db'}"
+    result = CliRunner().invoke(cli, ["search"], env={"CATALOG_DATABASE_URL": url}, catch_exceptions=False)
+    assert result.exit_code == 2
+    assert result.stderr == f"error: no catalog at {url} yet: run `catalog ingest` first (or set CATALOG_DATABASE_URL)\n"
+    assert not (tmp_path / "no").exists()
 
 
 def test_store_password_is_not_printed(tmp_path: Path) -> None:

@@ -516,3 +516,22 @@ def test_serve_on_a_port_in_use_exits_2(demo: Demo) -> None:
         result = run(demo.root, "serve", "--port", str(port), timeout=60)
     assert result.returncode == 2
     assert result.stderr.rstrip().endswith(f"error: cannot listen on 127.0.0.1:{port}")
+
+
+# ---------------------------------------------------------------- no store until an ingest succeeds
+
+
+def test_a_failed_ingest_creates_no_catalog(tmp_path: Path) -> None:
+    (tmp_path / "bad.yml").write_text("version: 1\ndatasets:\n  default.t@cm:\n    descripton: x\n")
+    result = run(tmp_path, "ingest", "--lineage", "bad.yml", "--no-mlflow")
+    assert result.returncode == 2
+    assert "bad.yml:4: datasets['default.t@cm'].descripton: unknown key 'descripton'" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.yml"]
+
+
+@pytest.mark.parametrize("args", [("lineage", "db.t@cm"), ("show", "db.t@cm"), ("search", "t"), ("findings",)])
+def test_read_commands_refuse_to_create_a_catalog(tmp_path: Path, args: tuple[str, ...]) -> None:
+    result = run(tmp_path, *args)
+    assert result.returncode == 2
+    assert "error: no catalog at sqlite:///" in result.stderr and "run `catalog ingest` first" in result.stderr
+    assert list(tmp_path.iterdir()) == []
