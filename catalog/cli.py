@@ -348,7 +348,7 @@ def _load_plugins(group: click.Group) -> None:
     """Add commands other packages register under the ``catalog.commands`` entry point.
 
     ``catalog serve`` comes from the ``web`` package this way, so the library never
-    imports the web layer (DESIGN.md's layering).
+    imports the web layer (docs/architecture.md, Layers).
     """
     from importlib.metadata import entry_points
 

@@ -1,4 +1,4 @@
-"""Layers (DESIGN.md §6): the library never imports the web layer, heavy engines only lazily.
+"""Layers (docs/architecture.md): the library never imports the web layer, heavy engines only lazily.
 
 Checked on the source with ``ast``, so an import hidden inside a function, a
 ``try`` block or an ``if TYPE_CHECKING`` branch is found as well, and by importing
@@ -93,7 +93,7 @@ def test_catalog_never_imports_the_web_layer() -> None:
         for name, line, _where in _imports(tree, path)
         if name in WEB_LAYER
     ]
-    assert not offences, "catalog/ must not import web or flask (DESIGN.md §6):\n" + "\n".join(offences)
+    assert not offences, "catalog/ must not import web or flask (docs/architecture.md, Layers):\n" + "\n".join(offences)
 
 
 def test_heavy_engines_are_imported_only_inside_functions() -> None:
