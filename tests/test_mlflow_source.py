@@ -141,6 +141,17 @@ def test_training_run(full: MlflowRead, mlflow_store: MlflowStore) -> None:
         "sales.wine_train@cm": "training",
         "/data/wine_eval.csv@cm": "evaluation",
     }
+    assert set(a["datasetInputs"]) == set(a["datasetContexts"])
+    [delta] = json.loads(a["datasetInputs"]["sales.wine_train@cm"])
+    assert delta == {
+        "name": "sales",
+        "digest": "0a1b2c3d",
+        "sourceType": "delta_table",
+        "source": '{"delta_table_name": "Sales.Wine_Train"}',
+        "context": "training",
+    }
+    [spark] = json.loads(a["datasetInputs"]["default.wineds_ext@cm"])
+    assert spark["name"] == "wineds_ext" and spark["sourceType"] == "spark" and "schema" in spark
     project = EntityRef("ml_project", naming.experiment_qn(mlflow_store.experiment_id, "mlflow"))
     assert run.inputs[0] == project
     assert set(run.inputs[1:]) == {

@@ -156,7 +156,7 @@ CATALOG_ATTRIBUTES = {
                         "sourceGitCommit": "string", "sourceName": "string", "startTime": "date", "endTime": "date",
                         "params": "map<string,string>", "metrics": "map<string,double>",
                         "tags": "map<string,string>", "datasetContexts": "map<string,string>",
-                        "loggedInputs": "array<DataSet>"},
+                        "datasetInputs": "map<string,string>", "loggedInputs": "array<DataSet>"},
     "ml_logged_model": {"modelId": "string", "runId": "string", "artifactUri": "string", "modelType": "string",
                         "flavors": "array<string>", "createTime": "date"},
     "ml_dataset": {"digest": "string", "source": "string", "sourceType": "string", "schema": "string",

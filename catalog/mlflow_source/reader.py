@@ -416,13 +416,18 @@ class _Reader:
         tags = dict(data.tags)
         datasets: set[EntityRef] = set()
         contexts: dict[str, set[str]] = defaultdict(set)
+        details: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for dataset_input in (run.inputs.dataset_inputs if run.inputs else None) or []:
-            entity = self._dataset(dataset_input.dataset)
+            ds = dataset_input.dataset
+            entity = self._dataset(ds)
             self._emit(entity)
             datasets.add(entity.ref)
+            context = ""
             for tag in dataset_input.tags or []:
                 if tag.key == "mlflow.data.context" and tag.value:
                     contexts[entity.qualified_name].add(tag.value)
+                    context = tag.value
+            details[entity.qualified_name].append(_dataset_detail(ds, context))
         outputs = {
             EntityRef(LOGGED_MODEL, naming.logged_model_qn(o.model_id, self.instance))
             for o in _model_outputs(run) if o.model_id in self.logged_models
@@ -437,6 +442,11 @@ class _Reader:
             "metrics": {k: float(v) for k, v in sorted(data.metrics.items())},
             "tags": {k: v for k, v in sorted(tags.items()) if k not in _SURFACED_RUN_TAGS},
             "datasetContexts": {qn: ",".join(sorted(c)) for qn, c in sorted(contexts.items())},
+            # What MLflow logged of each input (a table entity keeps only its name).
+            "datasetInputs": {
+                qn: json.dumps(sorted(d, key=lambda x: json.dumps(x, sort_keys=True)), sort_keys=True)
+                for qn, d in sorted(details.items())
+            },
             "inputs": [EntityRef(PROJECT, naming.experiment_qn(info.experiment_id, self.instance)), *sorted(datasets)],
             "outputs": sorted(outputs),
         }
@@ -547,6 +557,20 @@ class _Reader:
                     f"MLmodel of {subject} could not be read ({type(exc).__name__}: {_scrub(str(exc))[:200]}); "
                     "signature and flavors left out", self.source)
         )
+
+
+def _dataset_detail(ds: Any, context: str) -> dict[str, Any]:
+    """One logged dataset input as MLflow recorded it: name, digest, source, schema, context."""
+    detail = {
+        "name": ds.name,
+        "digest": ds.digest,
+        "sourceType": ds.source_type,
+        "source": ds.source,
+        "context": context,
+    }
+    if ds.schema:
+        detail["schema"] = ds.schema
+    return detail
 
 
 def _model_outputs(run: Any) -> list[Any]:
