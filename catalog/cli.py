@@ -248,7 +248,11 @@ def lineage(settings: Settings, ref: str, direction: str, depth: int, fmt: str) 
         click.echo(_dot(graph))
         return
     base = graph.entities[graph.base_guid]
-    click.echo(f"lineage of {base.type_name} {base.qualified_name} ({graph.direction.lower()}, depth {depth or 'unlimited'})")
+    cap = settings.lineage_max_depth
+    shown = "unlimited" if depth == 0 else str(depth)
+    if depth == 0 or depth > cap:
+        shown += f", capped at {cap} by CATALOG_LINEAGE_MAX_DEPTH"
+    click.echo(f"lineage of {base.type_name} {base.qualified_name} ({graph.direction.lower()}, depth {shown})")
     if not graph.relations:
         click.echo("  (no lineage)")
         return

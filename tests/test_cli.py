@@ -354,7 +354,7 @@ def test_lineage_text_of_an_entity_without_lineage(tmp_path: Path) -> None:
     (tmp_path / "lineage.yml").write_text("version: 1\ndatasets:\n  db.alone@cm: {}\n")
     assert invoke(tmp_path, "ingest", "--no-mlflow").exit_code == 0
     result = invoke(tmp_path, "lineage", "db.alone@cm", "--depth", "0")
-    assert result.stdout.splitlines() == ["lineage of hive_table db.alone@cm (both, depth unlimited)", "  (no lineage)"]
+    assert result.stdout.splitlines() == ["lineage of hive_table db.alone@cm (both, depth unlimited, capped at 50 by CATALOG_LINEAGE_MAX_DEPTH)", "  (no lineage)"]
 
 
 REF_FORMS = {
