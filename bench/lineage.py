@@ -5,7 +5,7 @@ Bases cycle over model versions (``BOTH``), deployments (``INPUT``) and bulk tab
 API serves it: ``store.lineage(session, guid, ...)`` (walk, relations, entity rows,
 classifications) plus ``catalog.atlas.lineage_to_atlas`` (AtlasLineageInfo JSON
 shape). The baseline, timed right after each full call on the same base and session,
-is the bare recursive CTE: ``store._walk`` alone, once per direction walked.
+is the bare recursive CTE: ``store.walk`` alone, once per direction walked.
 A warm-up pass over other bases runs first; the round with the median p99 is
 reported (the verdict), next to each base's best of the rounds (noise filtered).
 """
@@ -69,11 +69,11 @@ def run(ctx: Context) -> list[str]:
     def bare(session: Any, guid: str, direction: str) -> int:
         found = 0
         for upstream in ((True,) if direction == "INPUT" else (False,) if direction == "OUTPUT" else (True, False)):
-            found += len(store._walk(session, [guid], 0, DEPTH, upstream))
+            found += len(store.walk(session, [guid], 0, DEPTH, upstream))
         return found
 
     def capture_walk_sql(session: Any, guid: str) -> dict[bool, tuple[str, tuple]]:
-        """The SQL and parameters ``store._walk`` sends to SQLite, per direction (for the raw replay)."""
+        """The SQL and parameters ``store.walk`` sends to SQLite, per direction (for the raw replay)."""
         from sqlalchemy import event
 
         seen: list[tuple[str, tuple]] = []
@@ -87,7 +87,7 @@ def run(ctx: Context) -> list[str]:
             out = {}
             for upstream in (True, False):
                 seen.clear()
-                store._walk(session, [guid], 0, DEPTH, upstream)
+                store.walk(session, [guid], 0, DEPTH, upstream)
                 out[upstream] = seen[-1]
             return out
         finally:
@@ -115,7 +115,7 @@ def run(ctx: Context) -> list[str]:
         for _kind, guid, direction in warm:
             full(session, guid, direction)
             if raw(dbapi, walk_sql, template, guid, direction) != bare(session, guid, direction):
-                raise AssertionError("the raw CTE replay disagrees with store._walk")
+                raise AssertionError("the raw CTE replay disagrees with store.walk")
         for _ in range(sizes.lineage_rounds):
             t_full: list[float] = []
             t_bare: list[float] = []
@@ -152,7 +152,7 @@ def run(ctx: Context) -> list[str]:
         ["path", "p50", "p99", "max"],
         [
             ["store.lineage + lineage_to_atlas", fmt_ms(pick["full_p50"]), fmt_ms(pick["full_p99"]), fmt_ms(pick["full_max"])],
-            ["bare recursive CTE (store._walk)", fmt_ms(pick["bare_p50"]), fmt_ms(pick["bare_p99"]), "-"],
+            ["bare recursive CTE (store.walk)", fmt_ms(pick["bare_p50"]), fmt_ms(pick["bare_p99"]), "-"],
             ["same CTE SQL on the sqlite3 cursor (info)", fmt_ms(pick["raw_p50"]), fmt_ms(pick["raw_p99"]), "-"],
             *[
                 [f"  full, {kind} bases ({len(ts)})", fmt_ms(percentile(ts, 50)), fmt_ms(percentile(ts, 99)), fmt_ms(max(ts))]

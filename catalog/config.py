@@ -11,10 +11,11 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from catalog.errors import ConfigError
 
-__all__ = ["Settings"]
+__all__ = ["Settings", "redact_uri"]
 
 
 def _int(value: str) -> int:
@@ -58,3 +59,11 @@ class Settings:
         if not settings.user:
             settings = cls(**{**values, "user": env.get("USER") or env.get("LOGNAME") or "catalog"})
         return settings
+
+
+def redact_uri(uri: str) -> str:
+    """``uri`` without ``user:password@`` (safe for messages and logs)."""
+    parts = urlsplit(uri)
+    if "@" not in parts.netloc:
+        return uri
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))

@@ -18,10 +18,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from catalog import naming, store
-from catalog.config import Settings
+from catalog.atlas import stored_to_entity
+from catalog.config import Settings, redact_uri
 from catalog.db import make_engine, upgrade, writer
 from catalog.errors import AmbiguousReference, NotFound
-from catalog.atlas import stored_to_entity
 from catalog.ingest import ModelVersionLookup, plan_ingest
 from catalog.model import Entity, EntityRef, Finding, LineageGraph, StoredEntity
 from catalog.types.registry import TypeRegistry
@@ -147,7 +147,7 @@ class Catalog:
         if self._engine is None:
             if not self._create and not self.store_exists():
                 raise NotFound(
-                    f"no catalog at {_redact(self.settings.database_url)} yet: run `catalog ingest` first "
+                    f"no catalog at {redact_uri(self.settings.database_url)} yet: run `catalog ingest` first "
                     "(or set CATALOG_DATABASE_URL)"
                 )
             engine = make_engine(self.settings.database_url)
@@ -216,7 +216,7 @@ class Catalog:
         if mlflow_uri is not None:
             from catalog.mlflow_source import read_mlflow
 
-            cursor_name = f"mlflow:{self.settings.mlflow_instance}:{_redact(mlflow_uri)}"
+            cursor_name = f"mlflow:{self.settings.mlflow_instance}:{redact_uri(mlflow_uri)}"
             cursor = None
             if self.store_exists():
                 with self.session() as session:
@@ -228,7 +228,7 @@ class Catalog:
                 cursor=cursor,
                 progress=progress,
             )
-            report.sources.append(f"mlflow:{_redact(mlflow_uri)}")
+            report.sources.append(f"mlflow:{redact_uri(mlflow_uri)}")
         with self.write_session() as session, session.begin():
             plan = plan_ingest(
                 doc,
@@ -334,8 +334,3 @@ class Catalog:
         with self.write_session() as session, session.begin():
             entity = self._resolve(session, ref)
             return store.delete_entity(session, entity.guid, user=user or self.settings.user, source="api")
-
-
-def _redact(uri: str) -> str:
-    """Drop credentials from a URI before it is logged or stored."""
-    return re.sub(r"(?<=://)[^/@]*@", "", uri)

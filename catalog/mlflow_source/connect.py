@@ -11,7 +11,7 @@ import os
 import re
 import threading
 from collections.abc import Iterator, Mapping
-from urllib.parse import quote, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlencode, urlsplit
 
 from catalog.errors import SourceUnavailableError
 
@@ -24,14 +24,6 @@ _HTTP_READ_ENV = {
     "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
 }
 _ENV_LOCK = threading.Lock()
-
-
-def redact_uri(uri: str) -> str:
-    """``uri`` without ``user:password@`` (safe for messages and logs)."""
-    parts = urlsplit(uri)
-    if "@" not in parts.netloc:
-        return uri
-    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
 def _scrub(text: str) -> str:

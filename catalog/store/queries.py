@@ -15,20 +15,17 @@ from sqlalchemy import func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from catalog.model import ACTIVE, StoredClassification, StoredEntity
-from catalog.schema import (
+from catalog.store.schema import (
     OUTPUT_EDGE,
     AuditRow,
     ClassificationRow,
-    CursorRow,
     EdgeRow,
     EntityRow,
-    FindingRow,
     chunks,
 )
 
 __all__ = [
     "AuditEvent",
-    "StoredFinding",
     "get_entity",
     "get_entities",
     "find_by_qualified_name",
@@ -36,8 +33,6 @@ __all__ = [
     "search",
     "count_entities",
     "audit_events",
-    "list_findings",
-    "get_cursor",
 ]
 
 
@@ -54,13 +49,7 @@ class AuditEvent:
     detail: Mapping[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
-class StoredFinding:
-    source: str
-    kind: str
-    subject: str
-    message: str
-    first_seen: int
+
 
 
 _ENTITY_COLUMNS = (
@@ -210,15 +199,3 @@ def audit_events(session: Session, guid: str | None = None, *, limit: int = 100)
         AuditEvent(r.id, r.at, r.user, r.source, r.action, r.entity_guid, r.type_name, r.qualified_name, json.loads(r.detail))
         for r in session.scalars(query)
     ]
-
-
-def list_findings(session: Session, source: str | None = None) -> list[StoredFinding]:
-    query = select(FindingRow).order_by(FindingRow.source, FindingRow.kind, FindingRow.subject)
-    if source is not None:
-        query = query.where(FindingRow.source == source)
-    return [StoredFinding(r.source, r.kind, r.subject, r.message, r.first_seen) for r in session.scalars(query)]
-
-
-def get_cursor(session: Session, name: str) -> dict[str, Any] | None:
-    row = session.get(CursorRow, name)
-    return None if row is None else json.loads(row.value)

@@ -1,12 +1,9 @@
-"""The catalog store's write side: validated, idempotent upserts with audit and edges.
+"""The store's write side: validated, idempotent upserts with edges, tags and audit.
 
 Entities are keyed by (typeName, qualifiedName) through a deterministic guid;
-Process inputs/outputs are indexed edges oriented along the data flow; classifications
-are rows, direct or propagated; every change appends an audit event. Functions take a
-``Session``; the caller owns the transaction (``with session.begin(): ...``).
-
-The table rows live in ``catalog.schema``, reads in ``catalog.queries`` and lineage and
-propagation in ``catalog.graph``; this module re-exports them as the store's API.
+Process inputs/outputs become indexed edges oriented along the data flow; every
+change appends an audit event. Functions take a ``Session``; the caller owns the
+transaction (``with session.begin(): ...``).
 """
 
 from __future__ import annotations
@@ -21,9 +18,12 @@ from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from catalog.atlas import attributes_to_atlas
-from catalog.errors import CatalogError, EntityValidationError, ReferenceNotFound, UnknownTypeError
-from catalog.graph import lineage, recompute_propagation
-from catalog.graph import walk as _walk
+from catalog.errors import (
+    CatalogError,
+    EntityValidationError,
+    ReferenceNotFound,
+    UnknownTypeError,
+)
 from catalog.model import (
     ACTIVE,
     DELETED,
@@ -33,29 +33,14 @@ from catalog.model import (
     SourceBatch,
     guid_for,
 )
-from catalog.queries import (
-    AuditEvent,
-    StoredFinding,
-    audit_events,
-    count_entities,
-    find_by_qualified_name,
-    get_cursor,
-    get_entities,
-    get_entity,
-    list_findings,
-    producers_of,
-    search,
-)
-from catalog.schema import (
+from catalog.store.graph import recompute_propagation
+from catalog.store.schema import (
     INPUT_EDGE,
     OUTPUT_EDGE,
     AuditRow,
-    Base,
     ClassificationRow,
-    CursorRow,
     EdgeRow,
     EntityRow,
-    FindingRow,
     chunks,
     dumps,
     insert_ignoring_conflicts,
@@ -65,38 +50,11 @@ from catalog.schema import (
 if TYPE_CHECKING:
     from catalog.types.registry import TypeRegistry
 
-__all__ = [
-    "Base",
-    "EntityRow",
-    "EdgeRow",
-    "ClassificationRow",
-    "AuditRow",
-    "CursorRow",
-    "FindingRow",
-    "IngestResult",
-    "AuditEvent",
-    "StoredFinding",
-    "upsert_batch",
-    "delete_entity",
-    "recompute_propagation",
-    "replace_findings",
-    "list_findings",
-    "get_cursor",
-    "set_cursor",
-    "get_entity",
-    "get_entities",
-    "find_by_qualified_name",
-    "producers_of",
-    "search",
-    "lineage",
-    "audit_events",
-    "count_entities",
-]
+__all__ = ["IngestResult", "upsert_batch", "delete_entity"]
 
 # Audit details keep values short: the audit says what changed, the entity holds the value.
 _AUDIT_VALUE_CHARS = 300
 _MAX_REPORTED = 20
-_ = (_walk, INPUT_EDGE, OUTPUT_EDGE, CursorRow)  # re-exported for callers and benchmarks
 
 
 @dataclass
@@ -224,10 +182,6 @@ def _check_references(session: Session, entities: Mapping[str, Entity]) -> None:
 def _truncate(value: Any) -> Any:
     text = dumps(value)
     return value if len(text) <= _AUDIT_VALUE_CHARS else text[:_AUDIT_VALUE_CHARS] + "…"
-
-
-def _is_ref_list(value: Any) -> bool:
-    return isinstance(value, list) and bool(value) and all(isinstance(v, Mapping) and "typeName" in v for v in value)
 
 
 def upsert_batch(
@@ -393,17 +347,17 @@ def upsert_batch(
         table = EntityRow.__table__
         session.execute(
             update(table)
-            .where(table.c.guid == _bind("b_guid"))
+            .where(table.c.guid == bindparam("b_guid"))
             .values(
-                name=_bind("name"),
-                status=_bind("status"),
-                attributes=_bind("attributes"),
-                relationship_attributes=_bind("relationship_attributes"),
-                content_hash=_bind("content_hash"),
-                version=_bind("version"),
-                updated_at=_bind("updated_at"),
-                updated_by=_bind("updated_by"),
-                source=_bind("source"),
+                name=bindparam("name"),
+                status=bindparam("status"),
+                attributes=bindparam("attributes"),
+                relationship_attributes=bindparam("relationship_attributes"),
+                content_hash=bindparam("content_hash"),
+                version=bindparam("version"),
+                updated_at=bindparam("updated_at"),
+                updated_by=bindparam("updated_by"),
+                source=bindparam("source"),
             ),
             updates,
             execution_options={"synchronize_session": False},
@@ -416,10 +370,6 @@ def upsert_batch(
         added, removed = recompute_propagation(session, user=user, source=source, at=at)
         result.propagated_added, result.propagated_removed = added, removed
     return result
-
-
-def _bind(name: str):
-    return bindparam(name)
 
 
 def _hash(type_name: str, qn: str, attrs_text: str, rel_text: str, tags: Mapping[str, Any], status: str) -> str:
@@ -542,65 +492,4 @@ def delete_entity(session: Session, guid: str, *, user: str, source: str, at: in
     row.content_hash = "deleted:" + row.content_hash[:56]
     session.flush()
     recompute_propagation(session, user=user, source=source, at=at)
-    return True
-
-
-def replace_findings(
-    session: Session,
-    source: str,
-    findings: Iterable[Finding],
-    *,
-    scope: Iterable[str] | None = None,
-    at: int | None = None,
-) -> int:
-    """Make the stored findings of ``source`` about ``scope`` subjects equal to ``findings``.
-
-    A finding is identified by (kind, subject, message), so several findings about one
-    subject are all kept. ``scope`` lists the subjects this run re-evaluated (None: all
-    of the source's); findings about other subjects stay. Returns rows written.
-    """
-    at = now_ms() if at is None else at
-    wanted = {_finding_digest(f): f for f in findings}
-    subjects = None if scope is None else set(scope)
-    have = {
-        row.digest: row
-        for row in session.scalars(select(FindingRow).where(FindingRow.source == source))
-        if subjects is None or row.subject in subjects
-    }
-    writes = 0
-    for digest, row in have.items():
-        if digest not in wanted:
-            session.delete(row)
-            writes += 1
-    for digest, finding in wanted.items():
-        if digest not in have:
-            session.add(
-                FindingRow(
-                    source=source,
-                    kind=finding.kind,
-                    subject=finding.subject,
-                    message=finding.message,
-                    digest=digest,
-                    first_seen=at,
-                )
-            )
-            writes += 1
-    return writes
-
-
-def _finding_digest(finding: Finding) -> str:
-    return hashlib.sha256("\x1f".join((finding.kind, finding.subject, finding.message)).encode()).hexdigest()
-
-
-def set_cursor(session: Session, name: str, value: Mapping[str, Any], at: int | None = None) -> bool:
-    """Store a cursor; returns False (and writes nothing) when it is unchanged."""
-    text = dumps(value)
-    row = session.get(CursorRow, name)
-    if row is not None and row.value == text:
-        return False
-    if row is None:
-        session.add(CursorRow(name=name, value=text, updated_at=now_ms() if at is None else at))
-    else:
-        row.value = text
-        row.updated_at = now_ms() if at is None else at
     return True

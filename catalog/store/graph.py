@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 
 from catalog.errors import NotFound
 from catalog.model import ACTIVE, LineageGraph, LineageRelation, StoredEntity
-from catalog.queries import get_entities
-from catalog.schema import (
+from catalog.store.queries import get_entities
+from catalog.store.schema import (
     AuditRow,
     ClassificationRow,
     EdgeRow,

@@ -1,0 +1,70 @@
+"""The catalog store: Atlas entities, lineage edges, classifications and audit in SQL.
+
+- ``schema``: the table rows (Alembic revisions in ``catalog/migrations`` create them);
+- ``writes``: validated, idempotent upserts, soft delete;
+- ``queries``: reads that return frozen values;
+- ``graph``: lineage and tag propagation as recursive CTEs;
+- ``bookkeeping``: findings and incremental cursors.
+
+Callers use this package's names (``from catalog import store``; ``store.upsert_batch``).
+"""
+
+from __future__ import annotations
+
+from catalog.store.bookkeeping import (
+    StoredFinding,
+    get_cursor,
+    list_findings,
+    replace_findings,
+    set_cursor,
+)
+from catalog.store.graph import lineage, recompute_propagation, walk
+from catalog.store.queries import (
+    AuditEvent,
+    audit_events,
+    count_entities,
+    find_by_qualified_name,
+    get_entities,
+    get_entity,
+    producers_of,
+    search,
+)
+from catalog.store.schema import (
+    AuditRow,
+    Base,
+    ClassificationRow,
+    CursorRow,
+    EdgeRow,
+    EntityRow,
+    FindingRow,
+)
+from catalog.store.writes import IngestResult, delete_entity, upsert_batch
+
+__all__ = [
+    "Base",
+    "EntityRow",
+    "EdgeRow",
+    "ClassificationRow",
+    "AuditRow",
+    "CursorRow",
+    "FindingRow",
+    "IngestResult",
+    "AuditEvent",
+    "StoredFinding",
+    "upsert_batch",
+    "delete_entity",
+    "recompute_propagation",
+    "replace_findings",
+    "list_findings",
+    "get_cursor",
+    "set_cursor",
+    "get_entity",
+    "get_entities",
+    "find_by_qualified_name",
+    "producers_of",
+    "search",
+    "lineage",
+    "walk",
+    "audit_events",
+    "count_entities",
+]
