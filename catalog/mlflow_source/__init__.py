@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
+from catalog.config import redact_uri
 from catalog.errors import SourceUnavailableError
 from catalog.mlflow_source.connect import (
     _HTTP_PROBE_ENV,
@@ -30,7 +31,6 @@ from catalog.mlflow_source.connect import (
     _patched_env,
     _scrub,
     _source_errors,
-    redact_uri,
 )
 from catalog.mlflow_source.reader import (
     CURSOR_VERSION,
