@@ -23,6 +23,22 @@ from catalog.config import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
+REFERENCE = SHARED / "reference"
+
+
+def reference(relative: str) -> Path:
+    """A file or folder of the shared reference material (Atlas models, CML's lineage file).
+
+    CI always has ``shared/`` beside the clone, so there a missing reference fails the
+    test. Elsewhere (a clone on its own) the test is skipped, naming what is missing.
+    """
+    path = REFERENCE / relative
+    if path.exists():
+        return path
+    message = f"reference material not found at {path}"
+    if os.environ.get("CI"):
+        pytest.fail(message + " (CI must run with shared/ beside the clone)")
+    pytest.skip(message)
 
 
 def _pg_bin(name: str) -> str:

@@ -32,12 +32,13 @@ from click.testing import CliRunner, Result
 from catalog.cli import cli
 from catalog.config import Settings
 from catalog.service import Catalog
+from tests.conftest import REFERENCE, reference
 from tests.mlflow_fixtures import MlflowStore, copy_store, mlflow_store  # noqa: F401 - module-scoped fixture
 
 CATALOG = Path(sys.executable).parent / "catalog"
 REPO = Path(__file__).resolve().parents[1]
 DEMO_LINEAGE = REPO / "lineage.yml"
-CML_REFERENCE = Path(__file__).resolve().parents[2] / "shared/reference/wine/cml-lineage.yml"
+CML_REFERENCE = REFERENCE / "wine/cml-lineage.yml"
 
 
 def catalog_env(root: Path) -> dict[str, str]:
@@ -184,8 +185,7 @@ def test_version_names_the_program(tmp_path: Path) -> None:
 
 
 def test_cml_reference_file_ingests_unchanged_and_twice_writes_nothing(tmp_path: Path) -> None:
-    if not CML_REFERENCE.is_file():
-        pytest.skip(f"the CML reference file is not at {CML_REFERENCE}")
+    reference("wine/cml-lineage.yml")
     first = run(tmp_path, "ingest", "--lineage", str(CML_REFERENCE))
     assert first.returncode == 0, first.stderr
     assert first.stdout.splitlines()[0] == f"ingested lineage.yml:{CML_REFERENCE.resolve()}"

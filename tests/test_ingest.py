@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from catalog import store
 from catalog.errors import LineageFileError, SourceUnavailableError
+from tests.conftest import reference
 from tests.mlflow_fixtures import copy_store, mlflow_store  # noqa: F401 - fixture
 
 LINEAGE = """\
@@ -156,11 +157,7 @@ def test_unreachable_mlflow_writes_nothing_even_with_a_good_lineage_file(catalog
 
 
 def test_reference_cml_lineage_file_ingests_unchanged(catalog):
-    from tests.conftest import SHARED
-
-    path = SHARED / "reference/wine/cml-lineage.yml"
-    if not path.exists():
-        pytest.skip(f"CML reference lineage file not found at {path}")
+    path = reference("wine/cml-lineage.yml")
     report = catalog.ingest(lineage_path=path)
     assert report.created == 4
     model = catalog.resolve("Predict w/ Monitoring & Lineage@mlflow")

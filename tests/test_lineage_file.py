@@ -27,12 +27,12 @@ from catalog.lineage_file import (
 )
 from catalog.lineage_file.__main__ import main
 from catalog.model import Classification, EntityRef, content_hash
+from tests.conftest import reference
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures" / "lineage"
 DEMO = ROOT / "lineage.yml"
 SCHEMA_FILE = ROOT / "docs" / "lineage.schema.json"
-CML_REFERENCE = Path(__file__).parents[1].parent / "shared/reference/wine/cml-lineage.yml"
 SHIPPED_CLASSIFICATIONS = {"PII", "SENSITIVE", "CONFIDENTIAL", "RESTRICTED"}
 
 MINIMAL = """\
@@ -73,9 +73,7 @@ def load_error(tmp_path: Path, text: str, **kwargs: Any) -> tuple[Path, str]:
 
 
 def cml_reference() -> Path:
-    if not CML_REFERENCE.is_file():
-        pytest.skip(f"reference CML lineage file not found at {CML_REFERENCE}")
-    return CML_REFERENCE
+    return reference("wine/cml-lineage.yml")
 
 
 def same_content(a: LineageDocument, b: LineageDocument) -> bool:

@@ -18,11 +18,21 @@ from catalog.model import EntityRef, content_hash
 
 try:
     from tests.mlflow_fixtures import (  # noqa: F401 - mlflow_store is a fixture
-        FEATURES, MODEL_NAME, MlflowStore, copy_store, mlflow_store, mlflow_uris,
+        FEATURES,
+        MODEL_NAME,
+        MlflowStore,
+        copy_store,
+        mlflow_store,
+        mlflow_uris,
     )
 except ImportError:  # tests/ on sys.path instead of the repository root
     from mlflow_fixtures import (  # type: ignore[no-redef]  # noqa: F401
-        FEATURES, MODEL_NAME, MlflowStore, copy_store, mlflow_store, mlflow_uris,
+        FEATURES,
+        MODEL_NAME,
+        MlflowStore,
+        copy_store,
+        mlflow_store,
+        mlflow_uris,
     )
 
 pytestmark = [

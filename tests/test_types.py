@@ -14,9 +14,8 @@ from catalog.errors import EntityValidationError, TypeDefError, UnknownTypeError
 from catalog.model import Classification, Entity, EntityRef
 from catalog.types import TypeRegistry
 from catalog.types.registry import TYPEDEFS_DIR
+from tests.conftest import reference
 
-ATLAS_REFERENCE = Path(__file__).parents[1].parent / "shared/reference/atlas"
-ATLAS_MODELS = ATLAS_REFERENCE / "models"
 ATLAS_MODEL_ORDER = [
     "0000-Area0/0010-base_model.json",
     "0000-Area0/0011-glossary_model.json",
@@ -35,9 +34,7 @@ def registry() -> TypeRegistry:
 
 @pytest.fixture
 def atlas_models() -> Path:
-    if not ATLAS_MODELS.is_dir():
-        pytest.skip(f"Atlas reference models not found at {ATLAS_MODELS}")
-    return ATLAS_MODELS
+    return reference("atlas/models")
 
 
 def atlas_registry(models: Path) -> TypeRegistry:
@@ -417,9 +414,7 @@ def test_our_atlas_types_match_atlas_attribute_for_attribute(atlas_models, regis
 
 
 def test_atlas_sample_app_typedef_request_loads_on_our_types(registry):
-    body = ATLAS_REFERENCE / "samples/python-sample-app_typedef_create.json"
-    if not body.is_file():
-        pytest.skip(f"Atlas reference sample not found at {body}")
+    body = reference("atlas/samples/python-sample-app_typedef_create.json")
     registry.load_file(body)
     assert registry.relationship_ends("sample_table")["db"] == ("sample_db_tables", "sample_db", "SINGLE")
     assert [d["name"] for d in registry.to_typesdef()["businessMetadataDefs"]] == ["sample_bm", "sample_bm_mv"]
