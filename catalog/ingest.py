@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from catalog import naming
 from catalog.model import Entity, EntityRef, Finding, SourceBatch, StoredEntity
@@ -34,18 +34,20 @@ DEPLOY_PROCESS_TYPE = "ml_model_deploy_process"
 TRAIN_PROCESS_TYPE = "ml_model_train_build_process"
 
 
-class ModelVersionLookup:
-    """Finds model versions (and declared training) already in the store."""
+class ModelVersionLookup(Protocol):
+    """What the funnel needs from the store: versions, declared training, stored runs."""
 
-    def version(self, model: str, selector: str | int) -> StoredEntity | None:  # pragma: no cover - protocol
-        raise NotImplementedError
+    def version(self, model: str, selector: str | int) -> StoredEntity | None:
+        """The version ``selector`` (a number or an alias) of ``model``, if stored."""
+        ...
 
-    def declared_training(self, model: str) -> list[EntityRef] | None:  # pragma: no cover - protocol
-        raise NotImplementedError
+    def declared_training(self, model: str) -> list[EntityRef] | None:
+        """The training data lineage.yml declared for ``model`` at an earlier ingest."""
+        ...
 
-    def training_runs(self, model: str) -> list[Entity]:  # pragma: no cover - protocol
+    def training_runs(self, model: str) -> list[Entity]:
         """Stored training runs that produced a version of ``model``, as ingest entities."""
-        raise NotImplementedError
+        ...
 
 
 @dataclass

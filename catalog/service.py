@@ -86,7 +86,9 @@ def _finding_json(finding: Finding) -> dict:
     return {"kind": finding.kind, "subject": finding.subject, "message": finding.message, "source": finding.source}
 
 
-class _StoreLookup(ModelVersionLookup):
+class _StoreLookup:
+    """``ModelVersionLookup`` over a session of this catalog."""
+
     def __init__(self, catalog: Catalog, session: Session) -> None:
         self._catalog = catalog
         self._session = session
@@ -230,16 +232,21 @@ class Catalog:
             )
             report.sources.append(f"mlflow:{redact_uri(mlflow_uri)}")
         with self.write_session() as session, session.begin():
+            lookup: ModelVersionLookup = _StoreLookup(self, session)
             plan = plan_ingest(
                 doc,
                 mlflow_read.batch if mlflow_read else None,
                 instance=self.settings.mlflow_instance,
                 cluster=self.settings.cluster,
-                lookup=_StoreLookup(self, session),
+                lookup=lookup,
             )
             for batch in plan.batches:
-                report.results.append(store.upsert_batch(session, batch, self.registry, user=user))
+                report.results.append(store.upsert_batch(session, batch, self.registry, user=user, propagate=False))
                 session.flush()
+            if any(r.lineage_changed for r in report.results):
+                # Once per ingest, after every batch: the CTE covers the whole graph.
+                added, removed = store.recompute_propagation(session, user=user, source=", ".join(report.sources))
+                report.results.append(store.IngestResult(propagated_added=added, propagated_removed=removed))
             report.findings = plan.findings
             scope = set(plan.finding_scope) | {f.subject for f in plan.findings}
             report.findings_written = store.replace_findings(session, "ingest", plan.findings, scope=scope)

@@ -16,24 +16,14 @@ from catalog.errors import SourceUnavailableError
 from catalog.mlflow_source import MlflowRead, read_mlflow, redact_uri
 from catalog.model import EntityRef, content_hash
 
-try:
-    from tests.mlflow_fixtures import (  # noqa: F401 - mlflow_store is a fixture
-        FEATURES,
-        MODEL_NAME,
-        MlflowStore,
-        copy_store,
-        mlflow_store,
-        mlflow_uris,
-    )
-except ImportError:  # tests/ on sys.path instead of the repository root
-    from mlflow_fixtures import (  # type: ignore[no-redef]  # noqa: F401
-        FEATURES,
-        MODEL_NAME,
-        MlflowStore,
-        copy_store,
-        mlflow_store,
-        mlflow_uris,
-    )
+from tests.mlflow_fixtures import (  # noqa: F401 - mlflow_store is a fixture
+    FEATURES,
+    MODEL_NAME,
+    MlflowStore,
+    copy_store,
+    mlflow_store,
+    mlflow_uris,
+)
 
 pytestmark = [
     # MLflow 3.17's tracking store configures its ORM with the ``noload`` loader strategy,

@@ -67,6 +67,8 @@ class IngestResult:
     propagated_added: int = 0
     propagated_removed: int = 0
     findings: list[Finding] = field(default_factory=list)
+    #: Edges, direct tags or a status changed: propagated tags are due for a recompute.
+    lineage_changed: bool = False
 
     @property
     def changed(self) -> bool:
@@ -191,8 +193,12 @@ def upsert_batch(
     *,
     user: str,
     at: int | None = None,
+    propagate: bool = True,
 ) -> IngestResult:
     """Validate and write a batch: create new entities, update changed ones, skip the rest.
+
+    ``propagate=False`` leaves the propagated-tag recompute to the caller, which writes
+    several batches in one transaction and recomputes once at the end.
 
     Atlas update semantics: attributes absent from the batch keep their stored value;
     direct classifications are replaced per origin (the batch's source), so one source
@@ -366,7 +372,8 @@ def upsert_batch(
     tags_changed = _write_direct_tags(session, tag_rows, tag_removals)
     if audits:
         session.execute(AuditRow.__table__.insert(), audits)
-    if edges_changed or tags_changed or any(u["status"] != ACTIVE for u in updates):
+    result.lineage_changed = edges_changed or tags_changed or any(u["status"] != ACTIVE for u in updates)
+    if propagate and result.lineage_changed:
         added, removed = recompute_propagation(session, user=user, source=source, at=at)
         result.propagated_added, result.propagated_removed = added, removed
     return result
