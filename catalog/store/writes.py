@@ -496,6 +496,8 @@ def delete_entity(session: Session, guid: str, *, user: str, source: str, at: in
             detail=dumps({"status": [ACTIVE, DELETED]}),
         )
     )
+    # The stored hash described the ACTIVE entity; make it differ so re-ingesting that
+    # same content counts as a change and reactivates the entity.
     row.content_hash = "deleted:" + row.content_hash[:56]
     session.flush()
     recompute_propagation(session, user=user, source=source, at=at)
