@@ -241,7 +241,7 @@ class Catalog:
                 lookup=lookup,
             )
             for batch in plan.batches:
-                report.results.append(store.upsert_batch(session, batch, self.registry, user=user, propagate=False))
+                report.results.append(store.upsert_batch(session, batch, self.registry, user=user, recompute_tags=False))
                 session.flush()
             if any(r.lineage_changed for r in report.results):
                 # Once per ingest, after every batch: the CTE covers the whole graph.

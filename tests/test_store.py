@@ -367,3 +367,11 @@ def test_several_findings_about_one_subject_are_all_kept(catalog):
     assert sorted(f.message for f in catalog.findings()) == ["logged table a", "logged table b", "logged table c"]
     with catalog.write_session() as s, s.begin():
         assert store.replace_findings(s, "ingest", found[:2], scope={"run:x@mlflow"}) == 1
+
+
+def test_switching_propagate_off_on_an_existing_tag_withdraws_its_propagation(catalog):
+    ingest(catalog, chain(tag=Classification("PII")))
+    result = ingest(catalog, chain(tag=Classification("PII", propagate=False)))
+    assert result.updated == [T1.guid] and result.propagated_removed == 4
+    assert tags_of(catalog, T1) == {("PII", False)}
+    assert tags_of(catalog, DEPLOYMENT) == set()

@@ -33,7 +33,7 @@ from catalog.model import (
     SourceBatch,
     guid_for,
 )
-from catalog.store.graph import recompute_propagation
+from catalog.store.graph import recompute_propagation, write_direct_classifications
 from catalog.store.schema import (
     INPUT_EDGE,
     OUTPUT_EDGE,
@@ -193,11 +193,11 @@ def upsert_batch(
     *,
     user: str,
     at: int | None = None,
-    propagate: bool = True,
+    recompute_tags: bool = True,
 ) -> IngestResult:
     """Validate and write a batch: create new entities, update changed ones, skip the rest.
 
-    ``propagate=False`` leaves the propagated-tag recompute to the caller, which writes
+    ``recompute_tags=False`` leaves the propagated-tag recompute to the caller, which writes
     several batches in one transaction and recomputes once at the end.
 
     Atlas update semantics: attributes absent from the batch keep their stored value;
@@ -369,11 +369,11 @@ def upsert_batch(
             execution_options={"synchronize_session": False},
         )
     edges_changed = _write_edges(session, edge_processes, replaced_edges)
-    tags_changed = _write_direct_tags(session, tag_rows, tag_removals)
+    tags_changed = write_direct_classifications(session, tag_rows, tag_removals)
     if audits:
         session.execute(AuditRow.__table__.insert(), audits)
     result.lineage_changed = edges_changed or tags_changed or any(u["status"] != ACTIVE for u in updates)
-    if propagate and result.lineage_changed:
+    if recompute_tags and result.lineage_changed:
         added, removed = recompute_propagation(session, user=user, source=source, at=at)
         result.propagated_added, result.propagated_removed = added, removed
     return result
@@ -427,51 +427,6 @@ def _write_edges(session: Session, processes: list[tuple[str, Entity]], replaced
     if rows:
         session.execute(insert_ignoring_conflicts(session, EdgeRow.__table__), list(rows.values()))
     return True
-
-
-def _write_direct_tags(session: Session, rows: list[dict[str, Any]], removals: list[tuple[str, str]]) -> bool:
-    changed = False
-    for guid, type_name in removals:
-        session.execute(
-            delete(ClassificationRow).where(
-                ClassificationRow.entity_guid == guid,
-                ClassificationRow.type_name == type_name,
-                ClassificationRow.source_guid == guid,
-            )
-        )
-        changed = True
-    if rows:
-        table = ClassificationRow.__table__
-        keys = [(r["entity_guid"], r["type_name"]) for r in rows]
-        existing: dict[tuple[str, str], tuple[bool, str]] = {}
-        for chunk in chunks(sorted({k[0] for k in keys})):
-            for row in session.execute(
-                select(table.c.entity_guid, table.c.type_name, table.c.propagate, table.c.attributes).where(
-                    table.c.entity_guid.in_(chunk), table.c.source_guid == table.c.entity_guid
-                )
-            ):
-                existing[(row.entity_guid, row.type_name)] = (row.propagate, row.attributes)
-        fresh = [r for r in rows if (r["entity_guid"], r["type_name"]) not in existing]
-        stale = [
-            r
-            for r in rows
-            if (r["entity_guid"], r["type_name"]) in existing
-            and existing[(r["entity_guid"], r["type_name"])] != (r["propagate"], r["attributes"])
-        ]
-        for r in stale:
-            session.execute(
-                update(table)
-                .where(
-                    table.c.entity_guid == r["entity_guid"],
-                    table.c.type_name == r["type_name"],
-                    table.c.source_guid == r["entity_guid"],
-                )
-                .values(propagate=r["propagate"], attributes=r["attributes"], origin=r["origin"])
-            )
-        if fresh:
-            session.execute(insert_ignoring_conflicts(session, table), fresh)
-        changed = changed or bool(fresh or stale)
-    return changed
 
 
 def delete_entity(session: Session, guid: str, *, user: str, source: str, at: int | None = None) -> bool:
