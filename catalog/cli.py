@@ -164,7 +164,7 @@ def ingest(settings: Settings, lineage_path: str | None, mlflow_uri: str | None,
     if as_json:
         _echo_json(report.to_json())
     else:
-        click.echo(f"ingested {', '.join(report.sources)}")
+        click.echo(f"ingested {report.describe_sources()}")
         click.echo(report.summary())
         for finding in report.findings:
             click.echo(f"finding [{finding.kind}] {finding.subject}: {finding.message}")

@@ -6,7 +6,11 @@ builtin (``ValueError``, ``LookupError``, ...) when they do not care whose it is
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 __all__ = [
+    "did_you_mean",
     "CatalogError",
     "ConfigError",
     "TypeDefError",
@@ -60,3 +64,11 @@ class AmbiguousReference(CatalogError, LookupError):
 
 class ReferenceNotFound(EntityValidationError):
     """An entity refers to another entity that is neither in the batch nor in the store."""
+
+
+def did_you_mean(word: Any, choices: Iterable[str]) -> str:
+    """``"; did you mean 'x'?"`` for the closest of ``choices``, or ``""`` (the one hint helper)."""
+    import difflib
+
+    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""

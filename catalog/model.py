@@ -9,8 +9,6 @@ equivalent of Atlas's ``AtlasObjectId`` with ``uniqueAttributes``.
 from __future__ import annotations
 
 import functools
-import hashlib
-import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -22,14 +20,45 @@ __all__ = [
     "Entity",
     "Finding",
     "SourceBatch",
+    "StoredClassification",
+    "StoredEntity",
+    "LineageRelation",
+    "LineageGraph",
     "guid_for",
-    "content_hash",
     "ACTIVE",
     "DELETED",
+    "HIVE_TABLE",
+    "FS_PATH",
+    "ML_DATASET",
+    "PROJECT",
+    "RUN",
+    "LOGGED_MODEL",
+    "REGISTERED_MODEL",
+    "MODEL_VERSION",
+    "MODEL_BUILD",
+    "DECLARED_TRAINING",
+    "DEPLOY_PROCESS",
+    "DEPLOYMENT",
 ]
 
 ACTIVE = "ACTIVE"
 DELETED = "DELETED"
+
+# Type names the code refers to (docs/atlas-types.md); every module takes them from here.
+HIVE_TABLE = "hive_table"
+FS_PATH = "fs_path"
+ML_DATASET = "ml_dataset"
+PROJECT = "ml_project"
+RUN = "ml_training_run"
+LOGGED_MODEL = "ml_logged_model"
+REGISTERED_MODEL = "ml_registered_model"
+MODEL_VERSION = "ml_model_version"
+#: Atlas's model-build type: the super type of ``ml_model_version``.
+MODEL_BUILD = "ml_model_build"
+#: Atlas's train-build process: lineage.yml's declared training (tables -> registered model).
+DECLARED_TRAINING = "ml_model_train_build_process"
+DEPLOY_PROCESS = "ml_model_deploy_process"
+DEPLOYMENT = "ml_deployment"
 
 # Namespace for deterministic guids: the same (typeName, qualifiedName) gets the same
 # guid in every catalog, so two concurrent ingests agree without a round trip.
@@ -103,36 +132,6 @@ class Entity:
         return f"{self.type_name} '{self.qualified_name}'"
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, EntityRef):
-        return {"typeName": value.type_name, "uniqueAttributes": {"qualifiedName": value.qualified_name}}
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        items = [_jsonable(v) for v in value]
-        if isinstance(value, (set, frozenset)):
-            items.sort(key=lambda v: json.dumps(v, sort_keys=True))
-        return items
-    return value
-
-
-def content_hash(entity: Entity) -> str:
-    """Hash of everything an ingest may change; equal hashes mean nothing to write."""
-    payload = {
-        "t": entity.type_name,
-        "q": entity.qualified_name,
-        "a": _jsonable(entity.attributes),
-        "r": _jsonable(entity.relationship_attributes),
-        "c": sorted(
-            ([c.type_name, _jsonable(c.attributes), c.propagate] for c in entity.classifications),
-            key=lambda c: c[0],
-        ),
-        "s": entity.status,
-    }
-    raw = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(raw.encode()).hexdigest()
-
-
 @dataclass(frozen=True, slots=True)
 class Finding:
     """Something an ingest or check noticed that is worth a person's look, not an error.
@@ -154,10 +153,6 @@ class SourceBatch:
     source: str
     entities: list[Entity] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
-
-    def extend(self, other: SourceBatch) -> None:
-        self.entities.extend(other.entities)
-        self.findings.extend(other.findings)
 
 
 @dataclass(frozen=True, slots=True)

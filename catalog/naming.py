@@ -20,6 +20,7 @@ __all__ = [
     "declared_training_qn",
     "deployment_qn",
     "deploy_process_qn",
+    "mlflow_source",
 ]
 
 
@@ -84,3 +85,8 @@ def deployment_qn(name: str, target: str, cluster: str) -> str:
 
 def deploy_process_qn(name: str, target: str, cluster: str) -> str:
     return f"deploy:{name}:{target}@{cluster}"
+
+
+def mlflow_source(instance: str) -> str:
+    """The one name of an MLflow instance as a source: audits, findings, reports and its cursor."""
+    return f"mlflow:{instance}"

@@ -26,7 +26,8 @@ from catalog.lineage_file import (
     parse_lineage_text,
 )
 from catalog.lineage_file.__main__ import main
-from catalog.model import Classification, EntityRef, content_hash
+from catalog.atlas.json import incoming_digest
+from catalog.model import Classification, EntityRef
 from tests.conftest import reference
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -645,7 +646,7 @@ def test_declared_batch_uses_lineage_yml_as_user_without_owner() -> None:
 def test_declared_batch_is_deterministic() -> None:
     first = declared_batch(load_lineage_file(DEMO))
     second = declared_batch(load_lineage_file(DEMO))
-    assert [content_hash(e) for e in first.entities] == [content_hash(e) for e in second.entities]
+    assert [incoming_digest(e) for e in first.entities] == [incoming_digest(e) for e in second.entities]
     assert [e.guid for e in first.entities] == [e.guid for e in second.entities]
 
 

@@ -14,7 +14,8 @@ import pytest
 from catalog import naming
 from catalog.errors import SourceUnavailableError
 from catalog.mlflow_source import MlflowRead, read_mlflow, redact_uri
-from catalog.model import EntityRef, content_hash
+from catalog.atlas.json import incoming_digest
+from catalog.model import EntityRef
 
 from tests.mlflow_fixtures import (  # noqa: F401 - mlflow_store is a fixture
     FEATURES,
@@ -57,7 +58,7 @@ def qns(read: MlflowRead, type_name: str) -> set[str]:
 
 
 def hashes(read: MlflowRead) -> dict[tuple[str, str], str]:
-    return {(e.type_name, e.qualified_name): content_hash(e) for e in read.batch.entities}
+    return {(e.type_name, e.qualified_name): incoming_digest(e) for e in read.batch.entities}
 
 
 def refs_of(value) -> list[EntityRef]:

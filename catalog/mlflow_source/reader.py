@@ -127,7 +127,7 @@ class _Reader(EntityBuilder):
         self.cluster = cluster
         self.page_size = page_size
         self.progress = progress
-        self.source = f"mlflow:{instance}"
+        self.source = naming.mlflow_source(instance)
         self.out: dict[tuple[str, str], Entity] = {}
         self.findings: list[Finding] = []
         self.exp_ids: list[str] = []

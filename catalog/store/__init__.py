@@ -1,7 +1,8 @@
 """The catalog store: Atlas entities, lineage edges, classifications and audit in SQL.
 
 - ``schema``: the table rows (Alembic revisions in ``catalog/migrations`` create them);
-- ``writes``: validated, idempotent upserts, soft delete;
+- ``plan``: the diff: what a batch would change (rows, edges, tags, audit), written nowhere;
+- ``writes``: apply a plan; ``upsert_batch`` = plan + apply; soft delete;
 - ``queries``: reads that return frozen values;
 - ``graph``: lineage and tag propagation as recursive CTEs;
 - ``bookkeeping``: findings and incremental cursors.
@@ -22,7 +23,6 @@ from catalog.store.graph import lineage, recompute_propagation, walk
 from catalog.store.queries import (
     AuditEvent,
     audit_events,
-    count_entities,
     find_by_qualified_name,
     get_entities,
     get_entity,
@@ -38,7 +38,8 @@ from catalog.store.schema import (
     EntityRow,
     FindingRow,
 )
-from catalog.store.writes import IngestResult, delete_entity, upsert_batch
+from catalog.store.plan import EntityChange, WritePlan, plan_upsert
+from catalog.store.writes import IngestResult, apply_plan, delete_entity, upsert_batch
 
 __all__ = [
     "Base",
@@ -51,6 +52,10 @@ __all__ = [
     "IngestResult",
     "AuditEvent",
     "StoredFinding",
+    "EntityChange",
+    "WritePlan",
+    "plan_upsert",
+    "apply_plan",
     "upsert_batch",
     "delete_entity",
     "recompute_propagation",
@@ -66,5 +71,4 @@ __all__ = [
     "lineage",
     "walk",
     "audit_events",
-    "count_entities",
 ]

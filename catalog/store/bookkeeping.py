@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -12,7 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from catalog.model import Finding
-from catalog.store.schema import CursorRow, FindingRow, dumps, now_ms
+from catalog.canonical import canonical_json, digest
+from catalog.store.schema import CursorRow, FindingRow, now_ms
 
 __all__ = ["StoredFinding", "replace_findings", "list_findings", "get_cursor", "set_cursor"]
 
@@ -70,12 +70,12 @@ def replace_findings(
 
 
 def _finding_digest(finding: Finding) -> str:
-    return hashlib.sha256("\x1f".join((finding.kind, finding.subject, finding.message)).encode()).hexdigest()
+    return digest("\x1f".join((finding.kind, finding.subject, finding.message)))
 
 
 def set_cursor(session: Session, name: str, value: Mapping[str, Any], at: int | None = None) -> bool:
     """Store a cursor; returns False (and writes nothing) when it is unchanged."""
-    text = dumps(value)
+    text = canonical_json(value)
     row = session.get(CursorRow, name)
     if row is not None and row.value == text:
         return False

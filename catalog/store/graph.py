@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Integer, Select, and_, bindparam, delete, func, select, update
+from sqlalchemy import Integer, Select, and_, bindparam, delete, func, select
 from sqlalchemy.orm import Session
 
+from catalog.canonical import canonical_json, chunks
 from catalog.errors import NotFound
 from catalog.model import ACTIVE, LineageGraph, LineageRelation, StoredEntity
 from catalog.store.queries import get_entities
@@ -23,8 +24,6 @@ from catalog.store.schema import (
     ClassificationRow,
     EdgeRow,
     EntityRow,
-    chunks,
-    dumps,
     insert_ignoring_conflicts,
     now_ms,
 )
@@ -32,7 +31,7 @@ from catalog.store.schema import (
 if TYPE_CHECKING:
     from catalog.types.registry import TypeRegistry
 
-__all__ = ["recompute_propagation", "write_direct_classifications", "walk", "lineage"]
+__all__ = ["recompute_propagation", "walk", "lineage"]
 
 
 def recompute_propagation(session: Session, *, user: str, source: str, at: int | None = None) -> tuple[int, int]:
@@ -121,7 +120,7 @@ def recompute_propagation(session: Session, *, user: str, source: str, at: int |
                     "entity_guid": guid,
                     "type_name": type_name,
                     "qualified_name": qn,
-                    "detail": dumps({"classification": tag, "from": src, "fromName": info.get(src, ("?", "?"))[1]}),
+                    "detail": canonical_json({"classification": tag, "from": src, "fromName": info.get(src, ("?", "?"))[1]}),
                 }
             )
     session.execute(AuditRow.__table__.insert(), audits)
@@ -234,51 +233,3 @@ def _is_proc(entity: StoredEntity, registry: TypeRegistry | None) -> bool:
     if registry is None:
         return "inputs" in entity.attributes or "outputs" in entity.attributes
     return registry.is_process(entity.type_name)
-
-
-def write_direct_classifications(
-    session: Session, rows: list[dict[str, Any]], removals: list[tuple[str, str]]
-) -> bool:
-    """Insert, update or remove direct classification rows; True when any changed."""
-    changed = False
-    for guid, type_name in removals:
-        session.execute(
-            delete(ClassificationRow).where(
-                ClassificationRow.entity_guid == guid,
-                ClassificationRow.type_name == type_name,
-                ClassificationRow.source_guid == guid,
-            )
-        )
-        changed = True
-    if rows:
-        table = ClassificationRow.__table__
-        keys = [(r["entity_guid"], r["type_name"]) for r in rows]
-        existing: dict[tuple[str, str], tuple[bool, str]] = {}
-        for chunk in chunks(sorted({k[0] for k in keys})):
-            for row in session.execute(
-                select(table.c.entity_guid, table.c.type_name, table.c.propagate, table.c.attributes).where(
-                    table.c.entity_guid.in_(chunk), table.c.source_guid == table.c.entity_guid
-                )
-            ):
-                existing[(row.entity_guid, row.type_name)] = (row.propagate, row.attributes)
-        fresh = [r for r in rows if (r["entity_guid"], r["type_name"]) not in existing]
-        stale = [
-            r
-            for r in rows
-            if (r["entity_guid"], r["type_name"]) in existing
-            and existing[(r["entity_guid"], r["type_name"])] != (r["propagate"], r["attributes"])
-        ]
-        for r in stale:
-            session.execute(
-                update(table)
-                .where(
-                    table.c.entity_guid == r["entity_guid"],
-                    table.c.type_name == r["type_name"],
-                    table.c.source_guid == r["entity_guid"],
-                )
-                .values(propagate=r["propagate"], attributes=r["attributes"], origin=r["origin"])
-            )
-        if fresh:
-            session.execute(insert_ignoring_conflicts(session, table), fresh)
-        changed = changed or bool(fresh or stale)
-    return changed

@@ -11,9 +11,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, literal, or_, select
+from sqlalchemy import literal, or_, select
 from sqlalchemy.orm import Session
 
+from catalog.canonical import chunks
 from catalog.model import ACTIVE, StoredClassification, StoredEntity
 from catalog.store.schema import (
     OUTPUT_EDGE,
@@ -21,7 +22,6 @@ from catalog.store.schema import (
     ClassificationRow,
     EdgeRow,
     EntityRow,
-    chunks,
 )
 
 __all__ = [
@@ -31,7 +31,6 @@ __all__ = [
     "find_by_qualified_name",
     "producers_of",
     "search",
-    "count_entities",
     "audit_events",
 ]
 
@@ -47,9 +46,6 @@ class AuditEvent:
     type_name: str
     qualified_name: str
     detail: Mapping[str, Any]
-
-
-
 
 
 _ENTITY_COLUMNS = (
@@ -185,10 +181,6 @@ def search(
     query = query.order_by(EntityRow.type_name, EntityRow.qualified_name).limit(limit).offset(offset)
     rows = list(session.execute(query))
     return _stored(rows, _tags_for(session, [r.guid for r in rows]))
-
-
-def count_entities(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(EntityRow)) or 0
 
 
 def audit_events(session: Session, guid: str | None = None, *, limit: int = 100) -> list[AuditEvent]:

@@ -6,8 +6,6 @@ two agree.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -33,13 +31,9 @@ __all__ = [
     "INPUT_EDGE",
     "OUTPUT_EDGE",
     "now_ms",
-    "chunks",
-    "dumps",
     "insert_ignoring_conflicts",
 ]
 
-# Parameters per IN (...) list: well under SQLite's and PostgreSQL's limits.
-CHUNK = 900
 INPUT_EDGE = "I"  # dataset -> process (dataset_process_inputs)
 OUTPUT_EDGE = "O"  # process -> dataset (process_dataset_outputs)
 
@@ -60,6 +54,8 @@ class EntityRow(Base):
     attributes: Mapped[str] = mapped_column(Text)
     relationship_attributes: Mapped[str] = mapped_column(Text)
     content_hash: Mapped[str] = mapped_column(String(64))
+    #: ``incoming_digest`` of what ``source`` last sent; equal again = nothing to do
+    incoming_hash: Mapped[str] = mapped_column(String(64), server_default="")
     version: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[int] = mapped_column(BigInteger)
@@ -152,16 +148,6 @@ def now_ms() -> int:
     import time
 
     return int(time.time() * 1000)
-
-
-def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def dumps(value: Any) -> str:
-    """Canonical JSON text: sorted keys, no spaces (hashes and stored attributes)."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
 
 
 def insert_ignoring_conflicts(session: Session, table: Any):

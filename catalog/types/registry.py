@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from catalog.errors import EntityValidationError, TypeDefError, UnknownTypeError
+from catalog.errors import EntityValidationError, TypeDefError, UnknownTypeError, did_you_mean
 from catalog.model import Entity
 from catalog.types.checkers import (
     _describe,
@@ -32,7 +32,6 @@ from catalog.types.resolved import (
     PRIMITIVE_TYPES,
     SECTIONS,
     _State,
-    _suggest,
     _Table,
 )
 
@@ -84,7 +83,7 @@ class TypeRegistry:
             raise TypeDefError(f"{source}: expects an AtlasTypesDef object, got {_describe(typesdef)}")
         for key in typesdef:
             if key not in SECTIONS and not str(key).startswith("_"):
-                raise TypeDefError(f"{source}: unknown AtlasTypesDef key '{key}'{_suggest(str(key), SECTIONS)} "
+                raise TypeDefError(f"{source}: unknown AtlasTypesDef key '{key}'{did_you_mean(str(key), SECTIONS)} "
                                    f"(expects {', '.join(SECTIONS)})")
         old = self._state
         defs = {s: dict(old.defs[s]) for s in SECTIONS}
@@ -134,7 +133,7 @@ class TypeRegistry:
         if found is None:
             what = "entity type" if section == "entityDefs" else "classification"
             other = f" ('{name}' is a {_KIND[state.kind[name]]})" if name in state.kind else ""
-            raise UnknownTypeError(f"unknown {what} '{name}'{other}{_suggest(name, state.defs[section])}")
+            raise UnknownTypeError(f"unknown {what} '{name}'{other}{did_you_mean(name, state.defs[section])}")
         return found
 
     def entity_def(self, name: str) -> dict[str, Any]:
@@ -150,7 +149,7 @@ class TypeRegistry:
         found = self._state.defs["relationshipDefs"].get(name)
         if found is None:
             raise UnknownTypeError(f"unknown relationship type '{name}'"
-                                   + _suggest(name, self._state.defs["relationshipDefs"]))
+                                   + did_you_mean(name, self._state.defs["relationshipDefs"]))
         return {"category": "RELATIONSHIP", **copy.deepcopy(found)}
 
     def has_entity_type(self, name: str) -> bool:
@@ -241,7 +240,7 @@ class TypeRegistry:
             name = entity.type_name
             other = f" ('{name}' is a {_KIND[state.kind[name]]})" if name in state.kind else ""
             raise UnknownTypeError(f"{_label(entity)}: unknown entity type '{name}'{other}"
-                                   + _suggest(str(name), state.defs["entityDefs"]))
+                                   + did_you_mean(str(name), state.defs["entityDefs"]))
 
     def _check_other_attribute(self, entity: Entity, table: _Table, name: str, value: Any) -> None:
         """An attribute with no checker: qualifiedName, a relationship end (Atlas moves those), or unknown."""
@@ -257,13 +256,13 @@ class TypeRegistry:
                 raise EntityValidationError(f"{_label(entity)}: attribute '{name}'{frag}")
             return
         known = [*table.checkers, *table.rel_checkers]
-        hint = _suggest(name, known) or f" (attributes: {', '.join(sorted(known))})"
+        hint = did_you_mean(name, known) or f" (attributes: {', '.join(sorted(known))})"
         raise EntityValidationError(f"{_label(entity)}: attribute '{name}' is not an attribute of "
                                     f"{entity.type_name}, got {_describe(value)}{hint}")
 
     def _not_a_relationship(self, entity: Entity, table: _Table, name: str) -> str:
         ends = sorted(table.rel_checkers)
-        hint = _suggest(name, ends) or f" (relationship attributes: {', '.join(ends) or 'none'})"
+        hint = did_you_mean(name, ends) or f" (relationship attributes: {', '.join(ends) or 'none'})"
         return (f"{_label(entity)}: relationship attribute '{name}' is not a relationship end of "
                 f"{entity.type_name}{hint}")
 
@@ -275,7 +274,7 @@ class TypeRegistry:
             cdef = state.defs["classificationDefs"].get(name) if isinstance(name, str) else None
             if cdef is None:
                 known = state.defs["classificationDefs"]
-                hint = _suggest(str(name), known) or f" (known: {', '.join(sorted(known)) or 'none'})"
+                hint = did_you_mean(str(name), known) or f" (known: {', '.join(sorted(known)) or 'none'})"
                 raise EntityValidationError(f"{_label(entity)}: classification '{name}' expects a known "
                                             f"classification type, got an unknown one{hint}")
             if name in seen:

@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from catalog.errors import TypeDefError
+from catalog.errors import TypeDefError, did_you_mean
 from catalog.types.checkers import (
     _PRIMITIVE_CHECKERS,
     Checker,
@@ -38,14 +38,6 @@ PRIMITIVE_TYPES = frozenset(
 _CARDINALITIES = ("SINGLE", "LIST", "SET")
 _REL_CATEGORIES = ("ASSOCIATION", "AGGREGATION", "COMPOSITION")
 _PROPAGATE = ("NONE", "ONE_TO_TWO", "TWO_TO_ONE", "BOTH")
-
-
-def _suggest(name: str, candidates: Any) -> str:
-    """'; did you mean 'x'?' for the closest candidate, or '' (difflib imported only on error)."""
-    import difflib
-
-    match = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
-    return f"; did you mean '{match[0]}'?" if match else ""
 
 
 def _split_type(type_name: str) -> tuple[str, tuple[str, ...]]:
@@ -116,7 +108,7 @@ class _State:
             for entity_type in d.get("entityTypes") or ():
                 if self.kind.get(entity_type) != "entityDefs":
                     raise self._fail(name, f"entityTypes names unknown entity type '{entity_type}'"
-                                     + _suggest(entity_type, self.defs["entityDefs"]))
+                                     + did_you_mean(entity_type, self.defs["entityDefs"]))
         for name, d in self.defs["businessMetadataDefs"].items():
             self._check_applicable_types(name, d)
         for name in self.defs["entityDefs"]:
@@ -173,7 +165,7 @@ class _State:
             if self.kind.get(sup) != section:
                 what = ("an unknown type" if sup not in self.kind
                         else f"a {_KIND[self.kind[sup]]}, expects an {_KIND[section]}")
-                raise self._fail(name, f"superType '{sup}' is {what}" + _suggest(sup, self.defs[section]))
+                raise self._fail(name, f"superType '{sup}' is {what}" + did_you_mean(sup, self.defs[section]))
             result |= self._ancestors_of(sup, section, path + (name,))
         self.ancestors[name] = frozenset(result)
         return self.ancestors[name]
@@ -217,7 +209,7 @@ class _State:
             raise self._fail(owner, f"{where} has type '{type_name}': '{bad}' is a {_KIND[self.kind[bad]]}, "
                                     "not usable as an attribute type")
         candidates = [*PRIMITIVE_TYPES, *self.defs["enumDefs"], *self.defs["structDefs"], *self.defs["entityDefs"]]
-        raise self._fail(owner, f"{where} has type '{type_name}': unknown type '{bad}'" + _suggest(bad, candidates))
+        raise self._fail(owner, f"{where} has type '{type_name}': unknown type '{bad}'" + did_you_mean(bad, candidates))
 
     def _check_applicable_types(self, name: str, d: Mapping) -> None:
         for attr in d.get("attributeDefs") or ():
@@ -232,14 +224,14 @@ class _State:
             for entity_type in map(str, applicable):
                 if self.kind.get(entity_type) != "entityDefs":
                     raise self._fail(name, f"attribute '{attr['name']}' applicableEntityTypes names unknown entity "
-                                           f"type '{entity_type}'" + _suggest(entity_type, self.defs["entityDefs"]))
+                                           f"type '{entity_type}'" + did_you_mean(entity_type, self.defs["entityDefs"]))
 
     def _resolve_relationship(self, name: str, d: Mapping) -> None:
         ends = (d["endDef1"], d["endDef2"])
         for label, end in zip(("endDef1", "endDef2"), ends):
             if self.kind.get(end["type"]) != "entityDefs":
                 raise self._fail(name, f"{label} type '{end['type']}' is not a known entity type"
-                                       + _suggest(end["type"], self.defs["entityDefs"]))
+                                       + did_you_mean(end["type"], self.defs["entityDefs"]))
         for attr in d.get("attributeDefs") or ():
             self._check_attribute_type(name, f"attribute '{attr['name']}'", attr["typeName"])
         for end, other in ((ends[0], ends[1]), (ends[1], ends[0])):
@@ -319,7 +311,7 @@ class _State:
             chk = table.checkers.get(field_name)
             if chk is None:
                 return (f" expects {what} ({', '.join(sorted(table.checkers)) or 'none'}), "
-                        f"got unknown field '{field_name}'" + _suggest(field_name, table.checkers))
+                        f"got unknown field '{field_name}'" + did_you_mean(field_name, table.checkers))
             if field_value is not None:
                 frag = chk(field_value)
                 if frag is not None:

@@ -1,4 +1,4 @@
-"""The one ingestion funnel: lineage.yml + MLflow -> batches for the store.
+"""The join of the ingestion funnel: lineage.yml + MLflow -> batches for the store.
 
 Sources produce entities on their own (``lineage_file.declared_batch``,
 ``mlflow_source.read_mlflow``); this module joins them where they meet:
@@ -13,29 +13,38 @@ Sources produce entities on their own (``lineage_file.declared_batch``,
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from catalog import naming
-from catalog.model import Entity, EntityRef, Finding, SourceBatch, StoredEntity
+from catalog.model import (
+    DEPLOY_PROCESS,
+    DEPLOYMENT,
+    ML_DATASET,
+    MODEL_VERSION,
+    PROJECT,
+    REGISTERED_MODEL,
+    RUN,
+    Entity,
+    EntityRef,
+    Finding,
+    SourceBatch,
+    StoredEntity,
+)
 
 if TYPE_CHECKING:
     from catalog.lineage_file import LineageDocument
 
 __all__ = ["IngestPlan", "plan_ingest", "ModelVersionLookup"]
 
-PROJECT_TYPE = "ml_project"
-RUN_TYPE = "ml_training_run"
-VERSION_TYPE = "ml_model_version"
-REGISTERED_MODEL_TYPE = "ml_registered_model"
-DEPLOYMENT_TYPE = "ml_deployment"
-DEPLOY_PROCESS_TYPE = "ml_model_deploy_process"
-TRAIN_PROCESS_TYPE = "ml_model_train_build_process"
-
 
 class ModelVersionLookup(Protocol):
     """What the funnel needs from the store: versions, declared training, stored runs."""
+
+    def exists(self, ref: EntityRef) -> bool:
+        """Whether the catalog holds an ACTIVE entity ``ref``."""
+        ...
 
     def version(self, model: str, selector: str | int) -> StoredEntity | None:
         """The version ``selector`` (a number or an alias) of ``model``, if stored."""
@@ -61,7 +70,7 @@ class IngestPlan:
 
 def _version_of(ref: EntityRef) -> tuple[str, str] | None:
     """``wine-quality/3@mlflow`` -> (``wine-quality``, ``3``)."""
-    if ref.type_name != VERSION_TYPE:
+    if ref.type_name != MODEL_VERSION:
         return None
     name, _cluster = naming.split_cluster(ref.qualified_name)
     model, sep, version = name.rpartition("/")
@@ -76,7 +85,7 @@ def _matches(logged: EntityRef, logged_entity: Entity | None, declared: EntityRe
     """Is a logged MLflow dataset the same data as a declared table or path?"""
     if logged == declared:
         return True
-    if logged_entity is None or logged.type_name != "ml_dataset":
+    if logged_entity is None or logged.type_name != ML_DATASET:
         return False
     name = str(logged_entity.attributes.get("name") or "")
     if not name:
@@ -95,9 +104,9 @@ def _merge_training(
 ) -> None:
     models = sorted({mv[0] for ref in run.outputs if (mv := _version_of(ref))})
     wanted = [d for m in models for d in declared.get(m, [])]
-    project = [r for r in run.inputs if r.type_name == PROJECT_TYPE]
+    project = [r for r in run.inputs if r.type_name == PROJECT]
     if "loggedInputs" not in run.attributes:
-        run.attributes["loggedInputs"] = [r for r in run.inputs if r.type_name != PROJECT_TYPE]
+        run.attributes["loggedInputs"] = [r for r in run.inputs if r.type_name != PROJECT]
     logged = list(run.attributes["loggedInputs"])
     run.attributes["inputs"] = project + logged
     if not any(m in declared for m in models):
@@ -153,20 +162,20 @@ def _declared_values_win(declared: SourceBatch, mlflow: Mapping[EntityRef, Entit
 def _selector_matches(entity: Entity, model: str, selector: str | int) -> bool:
     if entity.attributes.get("modelName") != model:
         return False
-    if isinstance(selector, int) or str(selector).isdigit():
-        return int(entity.attributes.get("version", -1)) == int(selector)
+    if isinstance(selector, int):
+        return int(entity.attributes.get("version", -1)) == selector
     return selector in (entity.attributes.get("aliases") or [])
 
 
 def _deployments(
     doc: LineageDocument,
-    versions: Iterable[Entity],
+    emitted: Mapping[EntityRef, Entity],
     lookup: ModelVersionLookup | None,
     instance: str,
     findings: list[Finding],
 ) -> list[Entity]:
     entities: list[Entity] = []
-    versions = list(versions)
+    versions = [e for e in emitted.values() if e.type_name == MODEL_VERSION]
     for name, spec in doc.deployments.items():
         model, selector = spec.model_name, spec.model_selector
         cluster = doc.cluster
@@ -204,28 +213,28 @@ def _deployments(
             "expectations": spec.expectations,
         }
         attributes.update({k: v for k, v in optional.items() if v})
-        deployment = Entity(DEPLOYMENT_TYPE, deployment_qn, attributes)
+        deployment = Entity(DEPLOYMENT, deployment_qn, attributes)
+        upstream: list[EntityRef] = []
         if version_ref is None:
-            findings.append(
-                Finding(
-                    "deployment-model-unresolved",
-                    deployment_qn,
-                    f"deployment {name}: {spec.model} matches no model version in MLflow or the catalog; "
-                    f"linked to the registered model {model} instead",
-                    deployment_qn,
-                )
+            registered = EntityRef(REGISTERED_MODEL, naming.registered_model_qn(model, instance))
+            known = registered in emitted or (lookup is not None and lookup.exists(registered))
+            linked = f"linked to the registered model {model} instead" if known else (
+                f"the registered model {model} is not in MLflow or the catalog either, so the deployment has "
+                "no upstream until it is registered"
             )
-            upstream = EntityRef(REGISTERED_MODEL_TYPE, naming.registered_model_qn(model, instance))
+            message = f"deployment {name}: {spec.model} matches no model version in MLflow or the catalog; {linked}"
+            findings.append(Finding("deployment-model-unresolved", deployment_qn, message, deployment_qn))
+            upstream = [registered] if known else []
         else:
-            upstream = version_ref
+            upstream = [version_ref]
             deployment.relationship_attributes["build"] = version_ref
         process = Entity(
-            DEPLOY_PROCESS_TYPE,
+            DEPLOY_PROCESS,
             naming.deploy_process_qn(name, spec.target, cluster),
             {
                 "name": f"deploy {name} to {spec.target}",
                 "userName": owner,
-                "inputs": [upstream],
+                "inputs": upstream,
                 "outputs": [deployment.ref],
             },
         )
@@ -249,15 +258,14 @@ def plan_ingest(
     instance: str,
     cluster: str,
     lookup: ModelVersionLookup | None = None,
-    declared_batch: Callable[..., SourceBatch] | None = None,
 ) -> IngestPlan:
     """Join lineage.yml and MLflow into batches: declared, MLflow (merged), deployments."""
+    from catalog.lineage_file import declared_batch
+
     plan = IngestPlan()
     declared: dict[str, list[EntityRef]] = {}
     lineage_source = ""
     if doc is not None:
-        if declared_batch is None:
-            from catalog.lineage_file import declared_batch as declared_batch
         batch = declared_batch(doc, instance=instance)
         lineage_source = batch.source
         plan.batches.append(batch)
@@ -269,7 +277,7 @@ def plan_ingest(
         if doc is not None:
             _declared_values_win(plan.batches[0], by_ref)
         for entity in mlflow.entities:
-            if entity.type_name != RUN_TYPE:
+            if entity.type_name != RUN:
                 continue
             plan.finding_scope.add(entity.qualified_name)
             models = {mv[0] for ref in entity.outputs if (mv := _version_of(ref))}
@@ -296,9 +304,9 @@ def plan_ingest(
             plan.batches.append(SourceBatch(lineage_source, list(replanned.values()), []))
     if doc is not None and doc.deployments:
         found: list[Finding] = []
-        versions = [e for e in (mlflow.entities if mlflow else []) if e.type_name == VERSION_TYPE]
-        entities = _deployments(doc, versions, lookup, instance, found)
+        emitted = {e.ref: e for b in plan.batches for e in b.entities}
+        entities = _deployments(doc, emitted, lookup, instance, found)
         plan.batches.append(SourceBatch(lineage_source, entities, []))
         plan.findings.extend(found)
-        plan.finding_scope.update(e.qualified_name for e in entities if e.type_name == DEPLOYMENT_TYPE)
+        plan.finding_scope.update(e.qualified_name for e in entities if e.type_name == DEPLOYMENT)
     return plan

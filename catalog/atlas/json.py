@@ -1,0 +1,322 @@
+"""The one Atlas JSON serialiser, both directions: entities, references, lineage, typedefs.
+
+Every Atlas-shaped JSON the catalog emits (REST API, CLI ``--json``, the push to a
+real Atlas) comes from these functions, and every Atlas JSON it reads (the v2 API's
+writes, Atlas hook messages) goes back through them, so the shapes cannot drift
+apart. Bottom layer: imports only ``catalog.model``, ``catalog.canonical``,
+``catalog.errors`` (and the type registry, for typedefs).
+
+Shapes (Atlas's own names): ``AtlasObjectId``, ``AtlasEntity``, ``AtlasEntityHeader``,
+``AtlasEntityWithExtInfo``, ``AtlasEntitiesWithExtInfo``, ``AtlasLineageInfo``,
+``AtlasTypesDef``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from catalog.canonical import digest
+from catalog.errors import EntityValidationError
+from catalog.model import (
+    ACTIVE,
+    Classification,
+    Entity,
+    EntityRef,
+    LineageGraph,
+    StoredEntity,
+)
+
+if TYPE_CHECKING:
+    from catalog.types.registry import TypeRegistry
+
+__all__ = [
+    "object_id",
+    "attributes_to_atlas",
+    "ref_from_atlas",
+    "attributes_from_atlas",
+    "entity_to_atlas",
+    "entity_from_atlas",
+    "entities_from_atlas",
+    "incoming_digest",
+    "stored_entity_to_atlas",
+    "entity_with_ext_info",
+    "entities_with_ext_info",
+    "stored_to_entity",
+    "entity_header",
+    "lineage_to_atlas",
+    "typesdef_to_atlas",
+]
+
+#: Resolves an ``AtlasObjectId`` given by guid only (the store knows guids; JSON does not).
+GuidResolver = Callable[[str], "EntityRef | None"]
+
+HEADER_ATTRIBUTES = ("qualifiedName", "name", "description", "owner", "createTime")
+
+
+def object_id(ref: EntityRef) -> dict[str, Any]:
+    """Atlas ``AtlasObjectId`` by unique attribute (how Atlas refers to entities it may not have)."""
+    return {"typeName": ref.type_name, "uniqueAttributes": {"qualifiedName": ref.qualified_name}}
+
+
+def _to_atlas(value: Any) -> Any:
+    if isinstance(value, EntityRef):
+        return object_id(value)
+    if isinstance(value, Mapping):
+        return {str(k): _to_atlas(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_to_atlas(v) for v in value]
+    if isinstance(value, (set, frozenset)):
+        return [_to_atlas(v) for v in sorted(value, key=str)]
+    return value
+
+
+def attributes_to_atlas(attributes: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _to_atlas(v) for k, v in attributes.items()}
+
+
+def ref_from_atlas(value: Any, by_guid: GuidResolver | None = None) -> EntityRef | None:
+    """An ``AtlasObjectId`` back to an ``EntityRef``; else None.
+
+    By unique attributes (``typeName`` + ``uniqueAttributes.qualifiedName``), or by
+    ``guid`` when ``by_guid`` can resolve it (Atlas clients send either form).
+    """
+    if not isinstance(value, Mapping):
+        return None
+    unique = value.get("uniqueAttributes")
+    if "typeName" in value and isinstance(unique, Mapping) and "qualifiedName" in unique:
+        return EntityRef(str(value["typeName"]), str(unique["qualifiedName"]))
+    guid = value.get("guid")
+    if by_guid is not None and isinstance(guid, str) and set(value) <= {"guid", "typeName", "uniqueAttributes"}:
+        return by_guid(guid)
+    return None
+
+
+def _from_atlas(value: Any, by_guid: GuidResolver | None) -> Any:
+    ref = ref_from_atlas(value, by_guid)
+    if ref is not None:
+        return ref
+    if isinstance(value, list):
+        return [_from_atlas(v, by_guid) for v in value]
+    return value
+
+
+def attributes_from_atlas(attributes: Mapping[str, Any], by_guid: GuidResolver | None = None) -> dict[str, Any]:
+    """Atlas attribute JSON to ingest values: object ids (alone or in lists) become ``EntityRef``."""
+    return {k: _from_atlas(v, by_guid) for k, v in attributes.items()}
+
+
+def _classification_json(type_name: str, entity_guid: str, attributes: Mapping[str, Any], propagate: bool) -> dict:
+    return {
+        "typeName": type_name,
+        "attributes": dict(attributes),
+        "entityGuid": entity_guid,
+        "entityStatus": "ACTIVE",
+        "propagate": propagate,
+        "removePropagationsOnEntityDelete": True,
+    }
+
+
+def entity_to_atlas(entity: Entity) -> dict[str, Any]:
+    """An ingest ``Entity`` as Atlas ``AtlasEntity`` JSON (the body a real Atlas accepts)."""
+    attributes = attributes_to_atlas(entity.attributes)
+    attributes["qualifiedName"] = entity.qualified_name
+    body: dict[str, Any] = {
+        "typeName": entity.type_name,
+        "guid": entity.guid,
+        "attributes": attributes,
+        "status": entity.status,
+    }
+    if entity.relationship_attributes:
+        body["relationshipAttributes"] = attributes_to_atlas(entity.relationship_attributes)
+    if entity.classifications:
+        body["classifications"] = [
+            _classification_json(c.type_name, entity.guid, c.attributes, c.propagate) for c in entity.classifications
+        ]
+    return body
+
+
+def _mapping(value: Any, what: str) -> Mapping[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise EntityValidationError(f"{what}: expected a JSON object, got {type(value).__name__}")
+    return value
+
+
+def _classification_from_atlas(body: Any, where: str) -> Classification:
+    if not isinstance(body, Mapping) or not isinstance(body.get("typeName"), str):
+        raise EntityValidationError(f"{where}: expected an AtlasClassification with a string 'typeName'")
+    propagate = body.get("propagate", True)
+    if not isinstance(propagate, bool):
+        raise EntityValidationError(f"{where}.propagate: expected true or false, got {propagate!r}")
+    return Classification(body["typeName"], dict(_mapping(body.get("attributes"), f"{where}.attributes")), propagate)
+
+
+def entity_from_atlas(body: Mapping[str, Any], by_guid: GuidResolver | None = None) -> Entity:
+    """Atlas ``AtlasEntity`` JSON to an ingest ``Entity``; raises ``EntityValidationError`` naming the field."""
+    body = _mapping(body, "entity")
+    type_name = body.get("typeName")
+    if not isinstance(type_name, str) or not type_name:
+        raise EntityValidationError("entity.typeName: expected a type name (string)")
+    attributes = dict(_mapping(body.get("attributes"), f"{type_name} entity.attributes"))
+    qualified_name = attributes.pop("qualifiedName", None)
+    if not isinstance(qualified_name, str) or not qualified_name:
+        raise EntityValidationError(f"{type_name} entity.attributes.qualifiedName: expected a non-empty string")
+    status = body.get("status") or ACTIVE
+    if status not in ("ACTIVE", "DELETED"):
+        raise EntityValidationError(f"{type_name} entity.status: expected ACTIVE or DELETED, got {status!r}")
+    tags = body.get("classifications") or []
+    if not isinstance(tags, list):
+        raise EntityValidationError(f"{type_name} entity.classifications: expected a list")
+    return Entity(
+        type_name=type_name,
+        qualified_name=qualified_name,
+        attributes=attributes_from_atlas(attributes, by_guid),
+        relationship_attributes=attributes_from_atlas(
+            _mapping(body.get("relationshipAttributes"), f"{type_name} entity.relationshipAttributes"), by_guid
+        ),
+        classifications=[
+            _classification_from_atlas(c, f"{type_name} entity.classifications[{i}]") for i, c in enumerate(tags)
+        ],
+        status=status,
+    )
+
+
+def entities_from_atlas(body: Mapping[str, Any], by_guid: GuidResolver | None = None) -> list[Entity]:
+    """``AtlasEntityWithExtInfo`` or ``AtlasEntitiesWithExtInfo`` to entities (referred ones included)."""
+    body = _mapping(body, "request body")
+    if "entity" in body:
+        main = [body["entity"]]
+    else:
+        main = body.get("entities")
+        if not isinstance(main, list):
+            raise EntityValidationError("request body: expected 'entity' (an object) or 'entities' (a list)")
+    referred = list(_mapping(body.get("referredEntities"), "referredEntities").values())
+    return [entity_from_atlas(e, by_guid) for e in [*referred, *main]]
+
+
+def _incoming_default(value: Any) -> Any:
+    if isinstance(value, EntityRef):
+        return ["@ref", value.type_name, value.qualified_name]
+    if isinstance(value, (set, frozenset)):
+        return sorted(value, key=str)
+    return str(value)
+
+
+def incoming_digest(entity: Entity) -> str:
+    """Digest of an entity exactly as its source emitted it (before merge, validation, conversion).
+
+    Stored with the entity per writing source: an entity whose source sends the same
+    digest again is skipped without any further work. One ``json.dumps`` per entity.
+    """
+    text = json.dumps(
+        [
+            entity.type_name,
+            entity.qualified_name,
+            entity.status,
+            entity.attributes,
+            entity.relationship_attributes,
+            sorted(([c.type_name, c.propagate, c.attributes] for c in entity.classifications), key=lambda c: c[0]),
+        ],
+        sort_keys=True,
+        separators=(",", ":"),
+        default=_incoming_default,
+        ensure_ascii=False,
+    )
+    return digest(text)
+
+
+def stored_to_entity(entity: StoredEntity) -> Entity:
+    """A stored entity back to an ingest ``Entity`` (attributes and relationships, no tags).
+
+    Classifications are left out: an upsert replaces only the direct tags of its own
+    source, so re-emitting an entity this way never removes another source's tags.
+    """
+    return Entity(
+        type_name=entity.type_name,
+        qualified_name=entity.qualified_name,
+        attributes=attributes_from_atlas(entity.attributes),
+        relationship_attributes=attributes_from_atlas(entity.relationship_attributes),
+        status=entity.status,
+    )
+
+
+def stored_entity_to_atlas(entity: StoredEntity) -> dict[str, Any]:
+    """A stored entity as Atlas ``AtlasEntity`` JSON, with audit fields and classifications."""
+    attributes = dict(entity.attributes)
+    attributes["qualifiedName"] = entity.qualified_name
+    return {
+        "typeName": entity.type_name,
+        "guid": entity.guid,
+        "status": entity.status,
+        "version": entity.version,
+        "createdBy": entity.created_by,
+        "updatedBy": entity.updated_by,
+        "createTime": entity.created_at,
+        "updateTime": entity.updated_at,
+        "attributes": attributes,
+        "relationshipAttributes": dict(entity.relationship_attributes),
+        "classifications": [
+            {
+                **_classification_json(c.type_name, c.source_guid, c.attributes, c.propagate),
+                "entityGuid": c.source_guid,
+            }
+            for c in entity.classifications
+        ],
+        "labels": [],
+    }
+
+
+def entity_with_ext_info(entity: StoredEntity, referred: Iterable[StoredEntity] = ()) -> dict[str, Any]:
+    """``AtlasEntityWithExtInfo``: the entity and the entities it refers to, by guid."""
+    return {"entity": stored_entity_to_atlas(entity), "referredEntities": _referred(referred)}
+
+
+def entities_with_ext_info(entities: Iterable[StoredEntity], referred: Iterable[StoredEntity] = ()) -> dict[str, Any]:
+    """``AtlasEntitiesWithExtInfo``: several entities and those they refer to."""
+    return {"entities": [stored_entity_to_atlas(e) for e in entities], "referredEntities": _referred(referred)}
+
+
+def _referred(entities: Iterable[StoredEntity]) -> dict[str, Any]:
+    return {e.guid: stored_entity_to_atlas(e) for e in entities}
+
+
+def typesdef_to_atlas(registry: TypeRegistry) -> dict[str, list[dict[str, Any]]]:
+    """Every typedef the registry holds, as one ``AtlasTypesDef``."""
+    return registry.to_typesdef()
+
+
+def entity_header(entity: StoredEntity) -> dict[str, Any]:
+    """Atlas ``AtlasEntityHeader``: what lineage and search answers carry per entity."""
+    attributes = {k: entity.attributes[k] for k in HEADER_ATTRIBUTES if k in entity.attributes}
+    attributes["qualifiedName"] = entity.qualified_name
+    names = sorted({c.type_name for c in entity.classifications})
+    return {
+        "typeName": entity.type_name,
+        "attributes": attributes,
+        "guid": entity.guid,
+        "status": entity.status,
+        "displayText": entity.name,
+        "classificationNames": names,
+        "meaningNames": [],
+        "meanings": [],
+        "isIncomplete": False,
+        "labels": [],
+    }
+
+
+def lineage_to_atlas(graph: LineageGraph) -> dict[str, Any]:
+    """``AtlasLineageInfo`` JSON, as ``GET /api/atlas/v2/lineage/{guid}`` returns it."""
+    return {
+        "baseEntityGuid": graph.base_guid,
+        "lineageDirection": graph.direction,
+        "lineageDepth": graph.depth,
+        "guidEntityMap": {guid: entity_header(e) for guid, e in graph.entities.items()},
+        "relations": [
+            {"fromEntityId": r.from_guid, "toEntityId": r.to_guid, "relationshipId": r.relationship_guid}
+            for r in graph.relations
+        ],
+        "relationsOnDemand": {},
+    }
