@@ -24,6 +24,13 @@ from pydantic import (
 
 from catalog import naming
 from catalog.config import Settings
+from catalog.lineage_file.values import (
+    atlas_int,
+    deployment_status,
+    epoch_millis,
+    format_version,
+    version_number,
+)
 from catalog.model import EntityRef
 
 __all__ = [
@@ -50,6 +57,7 @@ _CLUSTER = re.compile(r"[A-Za-z0-9_.-]+\Z")
 _TARGET = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
 _THRESHOLD = re.compile(r"\s*(<=|>=|==|!=|<|>)\s*[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?\s*\Z")
 
+
 class FieldProblem(ValueError):
     """A validator's complaint about a key below the value it validates (``subpath``)."""
 
@@ -66,7 +74,7 @@ def parse_model_ref(ref: str) -> tuple[str, int | str]:
             f"expected 'models:/<name>/<version>' or 'models:/<name>@<alias>', got {ref!r}"
         )
     version = match["version"]
-    return match["name"], int(version) if version is not None else match["alias"]
+    return match["name"], version_number(version) if version is not None else match["alias"]
 
 
 # -- single values --------------------------------------------------------------------
@@ -100,24 +108,6 @@ def _threshold(value: Any) -> Any:
         raise ValueError(f"expected a comparison such as '<= {value}', got the bare number {value}")
     if isinstance(value, str) and not _THRESHOLD.match(value):
         raise ValueError(f"expected a comparison such as '<= 0.8' or '>= 0.9', got {value!r}")
-    return value
-
-
-def _epoch_millis(value: Any) -> Any:
-    """``created``: epoch milliseconds, or an ISO date / date-time (UTC when naive)."""
-    if isinstance(value, str):
-        try:
-            value = dt.datetime.fromisoformat(value)
-        except ValueError:
-            raise ValueError(
-                f"expected epoch milliseconds or an ISO date such as 2024-05-01, got {value!r}"
-            ) from None
-    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
-        value = dt.datetime(value.year, value.month, value.day)
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.timezone.utc)
-        return int(value.timestamp() * 1000)
     return value
 
 
@@ -162,7 +152,7 @@ Tags = Annotated[
 _Millis = Annotated[int, Field(ge=0)]
 EpochMillis = Annotated[
     _Millis | None,
-    BeforeValidator(_epoch_millis, json_schema_input_type=_Millis | dt.date | dt.datetime | None),
+    BeforeValidator(epoch_millis, json_schema_input_type=_Millis | dt.date | dt.datetime | None),
 ]
 
 
@@ -297,9 +287,13 @@ class DeploymentSpec(_Spec):
     output: OutputSpec | None = Field(None, description="Where predictions go.")
     checkpoint: NonEmpty | None = Field(None, description="Streaming checkpoint location.")
     expectations: NonEmpty | None = Field(None, description="Great Expectations suite (JSON) checked before scoring.")
-    status: NonEmpty = Field("deployed", description="Deployment status, e.g. deployed or retired.")
+    status: Annotated[NonEmpty, AfterValidator(deployment_status)] = Field(
+        "deployed", description="Deployment status, e.g. deployed or retired."
+    )
     created: EpochMillis = Field(None, description="When it was deployed: epoch milliseconds or ISO date.")
-    cpu_millicores: int = Field(0, ge=0, description="CPU reserved for the deployment, in millicores.")
+    cpu_millicores: Annotated[int, AfterValidator(atlas_int("cpuMillicores"))] = Field(
+        0, ge=0, description="CPU reserved for the deployment, in millicores."
+    )
 
     def created_millis(self) -> int | None:
         """``created`` as epoch milliseconds (validation already normalised it)."""
@@ -336,7 +330,7 @@ def _section(item: Any) -> Any:
 class FullLineageFile(_Spec):
     """lineage.yml in the full form: datasets, models (by MLflow name) and deployments."""
 
-    version: Literal[1] = Field(1, description="Format version; 1.")
+    version: Annotated[Literal[1], BeforeValidator(format_version)] = Field(1, description="Format version; 1.")
     cluster: Annotated[
         str,
         _pattern(_CLUSTER, "a cluster name (letters, digits, '_', '.', '-')"),

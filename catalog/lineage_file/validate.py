@@ -31,6 +31,7 @@ from catalog.lineage_file.spec import (
     ModelSpec,
     TrainingSpec,
 )
+from catalog.lineage_file.values import describe_value
 
 __all__ = ["Issue", "LineageValidationError", "build_document", "did_you_mean"]
 
@@ -106,22 +107,6 @@ def _is_cml(data: dict[Any, Any]) -> bool:
 # -- pydantic errors -> issues ----------------------------------------------------------
 
 
-def _describe(value: Any) -> str:
-    kind = {
-        type(None): "null",
-        bool: "a boolean",
-        int: "an integer",
-        float: "a number",
-        str: "a string",
-        list: "a list",
-        dict: "a mapping",
-    }.get(type(value), f"a {type(value).__name__}")
-    if isinstance(value, (bool, int, float, str)) or value is None:
-        text = repr(value)
-        return f"{kind} {text[:60] + '...' if len(text) > 60 else text}" if value is not None else kind
-    return kind
-
-
 _EXPECTED = {
     "string_type": "a string",
     "int_type": "an integer",
@@ -185,7 +170,7 @@ def _pydantic_issues(exc: ValidationError, root: type[BaseModel], at: _Locator) 
         loc = tuple(err["loc"])
         kind, value, ctx = err["type"], err.get("input"), err.get("ctx") or {}
         if loc and loc[-1] == "[key]":
-            issues.append(at.issue(loc[:-1], f"expected a string key, got {_describe(value)}"))
+            issues.append(at.issue(loc[:-1], f"expected a string key, got {describe_value(value)}"))
             continue
         if kind == "extra_forbidden":
             allowed = _fields_at(root, loc[:-1])
@@ -197,24 +182,24 @@ def _pydantic_issues(exc: ValidationError, root: type[BaseModel], at: _Locator) 
             expected = str(ctx.get("expected", ""))
             choices = re.findall(r"'([^']*)'", expected)
             if choices:
-                message = f"expected one of {', '.join(map(repr, choices))}, got {_describe(value)}"
+                message = f"expected one of {', '.join(map(repr, choices))}, got {describe_value(value)}"
                 issues.append(at.issue(loc, message + did_you_mean(value, choices)))
             else:
-                issues.append(at.issue(loc, f"expected {expected}, got {_describe(value)}"))
+                issues.append(at.issue(loc, f"expected {expected}, got {describe_value(value)}"))
         elif kind in _BOUNDS:
             bound = next(iter(ctx.values()), "?")
-            issues.append(at.issue(loc, f"expected a number {_BOUNDS[kind]} {bound}, got {_describe(value)}"))
+            issues.append(at.issue(loc, f"expected a number {_BOUNDS[kind]} {bound}, got {describe_value(value)}"))
         elif kind == "string_too_short":
             issues.append(at.issue(loc, "expected a non-empty string"))
         elif kind in _EXPECTED:
-            issues.append(at.issue(loc, f"expected {_EXPECTED[kind]}, got {_describe(value)}"))
+            issues.append(at.issue(loc, f"expected {_EXPECTED[kind]}, got {describe_value(value)}"))
         elif kind in ("value_error", "assertion_error"):
             error = ctx.get("error")
             subpath = error.subpath if isinstance(error, FieldProblem) else ()
             issues.append(at.issue(loc + subpath, str(error)))
         else:
             message = re.sub(r"^Input should be ", "expected ", err["msg"])
-            issues.append(at.issue(loc, f"{message[:1].lower()}{message[1:]}, got {_describe(value)}"))
+            issues.append(at.issue(loc, f"{message[:1].lower()}{message[1:]}, got {describe_value(value)}"))
     return issues
 
 
@@ -335,7 +320,7 @@ def build_document(
         expected = "expected a mapping (version/datasets/models/deployments, or CML's form)"
         raise LineageValidationError([at.issue((), f"the file is empty; {expected}")])
     if not isinstance(data, dict):
-        raise LineageValidationError([at.issue((), f"expected a mapping at the top level, got {_describe(data)}")])
+        raise LineageValidationError([at.issue((), f"expected a mapping at the top level, got {describe_value(data)}")])
     context = {"known_classifications": known_classifications}
     result = _cml(data, at) if _is_cml(data) else _full(data, at, context)
     if isinstance(result, list):

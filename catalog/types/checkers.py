@@ -7,16 +7,19 @@ message that follows ``attribute 'x'`` (e.g. `` expects int, got str 'one'``).
 from __future__ import annotations
 
 import numbers
+import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
 from catalog.model import EntityRef
 
-_INT_RANGES = {
+INT_RANGES = {
     "byte": (-(2**7), 2**7 - 1), "short": (-(2**15), 2**15 - 1),
     "int": (-(2**31), 2**31 - 1), "long": (-(2**63), 2**63 - 1),
 }
+"""The value range of each Atlas integer type (``biginteger`` has none)."""
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _SEQUENCES = (list, tuple, set, frozenset)
 
 Checker = Callable[[Any], "str | None"]
@@ -37,7 +40,14 @@ def _describe(value: Any) -> str:
 
 
 def _check_string(value: Any) -> str | None:
-    return None if isinstance(value, str) else f" expects string, got {_describe(value)}"
+    if not isinstance(value, str):
+        return f" expects string, got {_describe(value)}"
+    # a surrogate code point (e.g. from surrogateescape decoding) cannot be stored as UTF-8
+    lone = None if value.isascii() else _SURROGATE.search(value)
+    if lone is not None:
+        return (f" expects string, got {_describe(value)} "
+                f"(not valid Unicode text: lone surrogate U+{ord(lone.group()):04X})")
+    return None
 
 
 def _check_boolean(value: Any) -> str | None:
@@ -45,7 +55,7 @@ def _check_boolean(value: Any) -> str | None:
 
 
 def _int_checker(type_name: str) -> Checker:
-    low, high = _INT_RANGES.get(type_name, (None, None))
+    low, high = INT_RANGES.get(type_name, (None, None))
 
     def check(value: Any) -> str | None:
         if not isinstance(value, int) or isinstance(value, bool):
