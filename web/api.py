@@ -6,11 +6,10 @@ from flask import Blueprint, Flask, current_app, jsonify, request
 
 from catalog.atlas import lineage_to_atlas
 from catalog.service import Catalog
-from web.errors import BAD_REQUEST, INSTANCE_LINEAGE_INVALID_PARAMS, ApiError
+from web.errors import BAD_REQUEST, ApiError
+from web.params import depth_param, direction_param, text_param
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
-
-DIRECTIONS = ("INPUT", "OUTPUT", "BOTH")
 
 
 def _catalog() -> Catalog:
@@ -18,21 +17,18 @@ def _catalog() -> Catalog:
 
 
 def lineage_args() -> tuple[str, int]:
-    """``direction`` and ``depth`` of a lineage request, as Atlas takes them (400 if malformed)."""
-    direction = request.args.get("direction", "BOTH").upper()
-    if direction not in DIRECTIONS:
-        raise ApiError(400, INSTANCE_LINEAGE_INVALID_PARAMS,
-                       f"direction must be INPUT, OUTPUT or BOTH, got {direction!r}")
-    raw = request.args.get("depth", "3")
-    if not (raw.isascii() and raw.isdigit()):
-        raise ApiError(400, INSTANCE_LINEAGE_INVALID_PARAMS, f"depth must be a non-negative integer, got {raw!r}")
-    return direction, int(raw)
+    """``direction`` and ``depth`` of a lineage request, as Atlas takes them (400 if malformed).
+
+    Both lineage endpoints use it (``web.atlas_v2`` imports it from here); the rules are
+    in ``web.params``.
+    """
+    return direction_param(request.args.get("direction")), depth_param(request.args.get("depth"))
 
 
 @bp.get("/lineage")
 def lineage():
     """AtlasLineageInfo around ``ref`` (qualifiedName, guid, models:/..., runs:/...)."""
-    ref = request.args.get("ref", "")
+    ref = text_param("ref", request.args.get("ref"))
     if not ref:
         raise ApiError(400, BAD_REQUEST, "query parameter 'ref' is required")
     direction, depth = lineage_args()
