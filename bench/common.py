@@ -25,7 +25,9 @@ from typing import Any, Self
 
 __all__ = [
     "FULL",
+    "MILLION",
     "QUICK",
+    "SIZES",
     "Context",
     "Sizes",
     "fmt_ms",
@@ -43,7 +45,11 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Sizes:
-    """Everything a bench scales with; ``FULL`` is the documented size, ``QUICK`` the smoke test's."""
+    """Everything a bench scales with; ``FULL`` is the documented size, ``QUICK`` the smoke test's.
+
+    ``MILLION`` scales the synthetic catalog (ingest, lineage) to 1,000,000 entities;
+    the MLflow bench keeps its full size there (its store is not the catalog's size).
+    """
 
     name: str
     entities: int  # synthetic catalog: entities (edges = 1.5x)
@@ -84,6 +90,21 @@ QUICK = Sizes(
     mlflow_experiments=2,
     mlflow_reps=1,
 )
+MILLION = Sizes(
+    name="1m",
+    entities=1_000_000,
+    chain_every=100,
+    ingest_reps=3,
+    lineage_calls=200,
+    lineage_rounds=3,
+    mlflow_runs=FULL.mlflow_runs,
+    mlflow_versions=FULL.mlflow_versions,
+    mlflow_models=FULL.mlflow_models,
+    mlflow_experiments=FULL.mlflow_experiments,
+    mlflow_reps=FULL.mlflow_reps,
+)
+#: ``--size`` choices, by name.
+SIZES: dict[str, Sizes] = {size.name: size for size in (QUICK, FULL, MILLION)}
 
 
 @dataclass

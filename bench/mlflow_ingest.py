@@ -194,7 +194,7 @@ def _catalog(path: Path) -> Any:
 
 
 def run(ctx: Context) -> list[str]:
-    from catalog.mlflow_source import _client_uri, read_mlflow
+    from catalog.mlflow_source import client_uri, read_mlflow
 
     sizes = ctx.sizes
     _import_mlflow()
@@ -203,7 +203,7 @@ def run(ctx: Context) -> list[str]:
         print(f"MLflow store: {built.runs:,} runs in {built.experiments} experiments ({built.dataset_runs} with dataset "
               f"inputs), {built.versions} model versions over {built.models} registered models "
               f"(built in {built.build_seconds:.1f} s, not timed below)")
-        client_uri = _client_uri(built.uri, built.uri)
+        client_uri = client_uri(built.uri, built.uri)
         work = ctx.fresh_dir("mlflow-catalogs")
 
         # Warm-up: imports, MLflow's engine cache, our type registry.

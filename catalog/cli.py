@@ -18,8 +18,9 @@ from typing import Any
 
 import click
 
-from catalog.config import Settings
+from catalog.config import Settings, redact_uri
 from catalog.errors import CatalogError
+from catalog.model import FS_PATH, HIVE_TABLE, ML_DATASET
 
 __all__ = ["cli", "main"]
 
@@ -60,11 +61,6 @@ def _progress() -> Iterator[Callable[[str, int], None]]:
             bar.close()
 
 
-def _redact(url: str) -> str:
-    """``url`` without its password (``user:***@host``), safe to print."""
-    return re.sub(r"(?<=://)([^/@:]*):[^/@]*@", r"\1:***@", url)
-
-
 def _store_error(exc: Exception, settings: Settings | None) -> str | None:
     """One line for an error of the catalog store (SQLAlchemy), else None.
 
@@ -76,8 +72,13 @@ def _store_error(exc: Exception, settings: Settings | None) -> str | None:
     cause = getattr(exc, "orig", None) or exc
     detail = "; ".join(line.strip() for line in str(cause).splitlines() if line.strip())
     detail = re.sub(r"\s*\(Background on this error at: [^)]*\)", "", detail)
-    url = _redact(settings.database_url) if settings is not None else "$CATALOG_DATABASE_URL"
+    url = redact_uri(settings.database_url) if settings is not None else "$CATALOG_DATABASE_URL"
     return f"catalog store {url}: {type(cause).__name__}: {detail}"
+
+
+def _echo_error(message: str) -> None:
+    """``error: ...`` on stderr; text that is not valid Unicode (a lone surrogate) is shown escaped."""
+    click.echo("error: " + message.encode("utf-8", "backslashreplace").decode("utf-8"), err=True)
 
 
 class _Group(click.Group):
@@ -87,16 +88,16 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except CatalogError as exc:
-            click.echo(f"error: {exc}", err=True)
+            _echo_error(str(exc))
             ctx.exit(EXIT_ERROR)
         except (OSError, ValueError) as exc:
-            click.echo(f"error: {exc}", err=True)
+            _echo_error(str(exc))
             ctx.exit(EXIT_ERROR)
         except Exception as exc:
             message = _store_error(exc, ctx.obj if isinstance(ctx.obj, Settings) else None)
             if message is None:
                 raise
-            click.echo(f"error: {message}", err=True)
+            _echo_error(message)
             ctx.exit(EXIT_ERROR)
 
 
@@ -175,7 +176,7 @@ def ingest(settings: Settings, lineage_path: str | None, mlflow_uri: str | None,
 
 
 def _label(entity: Any) -> str:
-    if entity.type_name in ("hive_table", "fs_path", "ml_dataset"):
+    if entity.type_name in (HIVE_TABLE, FS_PATH, ML_DATASET):
         return entity.qualified_name
     return f"{entity.name} [{entity.type_name}]"
 

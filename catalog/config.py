@@ -62,8 +62,12 @@ class Settings:
 
 
 def redact_uri(uri: str) -> str:
-    """``uri`` without ``user:password@`` (safe for messages and logs)."""
+    """``uri`` with its credentials masked (``***@host``): safe for messages and logs.
+
+    The one redaction of the catalog (store URLs, MLflow tracking URIs, Atlas URLs):
+    user and password both go (a user part may be a token); ``***`` says some were given.
+    """
     parts = urlsplit(uri)
     if "@" not in parts.netloc:
         return uri
-    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]))

@@ -9,6 +9,7 @@ equivalent of Atlas's ``AtlasObjectId`` with ``uniqueAttributes``.
 from __future__ import annotations
 
 import functools
+import hashlib
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -22,6 +23,9 @@ __all__ = [
     "SourceBatch",
     "StoredClassification",
     "StoredEntity",
+    "EntityHeader",
+    "HEADER_ATTRIBUTES",
+    "LINEAGE_HEADER_KEYS",
     "LineageRelation",
     "LineageGraph",
     "guid_for",
@@ -63,15 +67,25 @@ DEPLOYMENT = "ml_deployment"
 # Namespace for deterministic guids: the same (typeName, qualifiedName) gets the same
 # guid in every catalog, so two concurrent ingests agree without a round trip.
 _GUID_NAMESPACE = uuid.UUID("6f1c3c5e-5d0a-4b7e-9a55-0c1a7a6c0a11")
+_NAMESPACE_BYTES = _GUID_NAMESPACE.bytes
 
 
 @functools.lru_cache(maxsize=1 << 20)
 def guid_for(type_name: str, qualified_name: str) -> str:
-    """The stable guid of the entity keyed by (type_name, qualified_name)."""
-    return str(uuid.uuid5(_GUID_NAMESPACE, f"{type_name}\x00{qualified_name}"))
+    """The stable guid of the entity keyed by (type_name, qualified_name): RFC 4122 UUID version 5.
+
+    Equal to ``str(uuid.uuid5(namespace, f"{type_name}\\x00{qualified_name}"))``, computed
+    without building ``UUID`` objects (a first ingest computes one per entity and edge).
+    """
+    name = f"{type_name}\x00{qualified_name}".encode("utf-8", "surrogatepass")  # validation rejects surrogates
+    raw = bytearray(hashlib.sha1(_NAMESPACE_BYTES + name).digest()[:16])
+    raw[6] = (raw[6] & 0x0F) | 0x50  # version 5
+    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
+    x = raw.hex()
+    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
 
 
-@dataclass(frozen=True, slots=True, order=True)
+@dataclass(frozen=True, slots=True, order=True, repr=False)
 class EntityRef:
     """A reference to an entity by its unique key (Atlas ``AtlasObjectId``)."""
 
@@ -85,14 +99,20 @@ class EntityRef:
     def __str__(self) -> str:
         return f"{self.type_name}:{self.qualified_name}"
 
+    def __repr__(self) -> str:  # plain (no recursion guard): incoming digests repr many of these
+        return f"EntityRef({self.type_name!r}, {self.qualified_name!r})"
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(frozen=True, slots=True, repr=False)
 class Classification:
     """A classification (tag) on an entity; ``propagate`` follows Atlas's flag."""
 
     type_name: str
     attributes: Mapping[str, Any] = field(default_factory=dict)
     propagate: bool = True
+
+    def __repr__(self) -> str:
+        return f"Classification({self.type_name!r}, {self.attributes!r}, {self.propagate!r})"
 
 
 @dataclass(slots=True)
@@ -201,6 +221,38 @@ class StoredEntity:
         return str(self.attributes.get("name") or self.qualified_name)
 
 
+#: The attributes an Atlas ``AtlasEntityHeader`` carries, in its order.
+HEADER_ATTRIBUTES = ("qualifiedName", "name", "description", "owner", "createTime")
+#: What an ``EntityHeader`` holds of the stored attributes: the header's, and a process's
+#: ``inputs``/``outputs`` (readers of a lineage graph tell processes by them).
+LINEAGE_HEADER_KEYS = (*HEADER_ATTRIBUTES, "inputs", "outputs")
+
+
+@dataclass(frozen=True, slots=True)
+class EntityHeader:
+    """An entity as a lineage answer needs it, read without its full attribute map.
+
+    The fields of ``StoredEntity`` that Atlas's ``AtlasEntityHeader`` is made of.
+    ``attributes`` holds only the ``LINEAGE_HEADER_KEYS`` the stored attributes have
+    (values as stored, in that order), not e.g. a run's params and metrics.
+    """
+
+    guid: str
+    type_name: str
+    qualified_name: str
+    status: str
+    attributes: Mapping[str, Any]
+    classifications: tuple[StoredClassification, ...]
+
+    @property
+    def ref(self) -> EntityRef:
+        return EntityRef(self.type_name, self.qualified_name)
+
+    @property
+    def name(self) -> str:
+        return str(self.attributes.get("name") or self.qualified_name)
+
+
 @dataclass(frozen=True, slots=True)
 class LineageRelation:
     """One edge of a lineage answer, pointing along the data flow."""
@@ -217,6 +269,6 @@ class LineageGraph:
     base_guid: str
     direction: str
     depth: int
-    entities: Mapping[str, StoredEntity]
+    entities: Mapping[str, StoredEntity | EntityHeader]  # store.lineage: EntityHeader, by guid
     relations: tuple[LineageRelation, ...]
     truncated: bool = False

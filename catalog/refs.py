@@ -39,14 +39,17 @@ __all__ = [
 
 #: Atlas guids as the catalog writes them (lower-case, canonical form).
 GUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
-#: An MLflow registered model name inside ``models:/``: anything but ``/`` and ``@``.
-MODEL_NAME = r"[^/@]+"
+#: A registered model name inside ``models:/``: anything up to the version or alias at the end
+#: (names may hold ``/``, as CML's "Predict w/ Monitoring & Lineage" does).
+MODEL_NAME = r".+?"
 #: An MLflow alias (ASCII letters, digits, ``_``, ``-``).
 ALIAS = r"[A-Za-z0-9_-]+"
 _GUID = re.compile(GUID + r"\Z")
 _MODEL = re.compile(rf"models:/(?P<name>{MODEL_NAME})(?:/(?P<version>[0-9]+)|@(?P<alias>{ALIAS}))\Z")
 _RUN = re.compile(r"runs:/(?P<run>[0-9A-Za-z_-]+)(?:/.*)?\Z")
 _MODEL_EXPECTED = "'models:/<name>/<version>' or 'models:/<name>@<alias>'"
+#: Versions are Atlas ``int`` attributes (``ml_model_version.version``).
+VERSION_MAX = 2**31 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,10 +72,10 @@ def parse(text: str, *, entity_types: Container[str] = ()) -> Ref:
     text = text.strip()
     if _GUID.match(text):
         return Ref("guid", text, text)
-    if m := _MODEL.match(text):
-        if m["version"] is not None:
-            return Ref("model_version", text, m["name"], int(m["version"]))
-        return Ref("model_alias", text, m["name"], m["alias"])
+    if _MODEL.match(text):
+        name, selector = parse_model_ref(text)
+        kind = "model_version" if isinstance(selector, int) else "model_alias"
+        return Ref(kind, text, name, selector)
     if m := _RUN.match(text):
         return Ref("run", text, m["run"])
     type_name, sep, rest = text.partition(":")
@@ -82,11 +85,26 @@ def parse(text: str, *, entity_types: Container[str] = ()) -> Ref:
 
 
 def parse_model_ref(text: str) -> tuple[str, int | str]:
-    """``models:/wine-quality/3`` -> ``('wine-quality', 3)``; ``models:/m@champion`` -> ``('m', 'champion')``."""
+    """``models:/wine-quality/3`` -> ``('wine-quality', 3)``; ``models:/m@champion`` -> ``('m', 'champion')``.
+
+    Raises ``ValueError`` naming the expected forms, or the version bound.
+    """
     m = _MODEL.match(text)
     if m is None:
         raise ValueError(f"expected {_MODEL_EXPECTED}, got {text!r}")
-    return m["name"], int(m["version"]) if m["version"] is not None else m["alias"]
+    if m["version"] is None:
+        return m["name"], m["alias"]
+    return m["name"], _version(m["version"])
+
+
+def _version(digits: str) -> int:
+    if len(digits.lstrip("0")) > len(str(VERSION_MAX)) or int(digits) > VERSION_MAX:
+        shown = digits if len(digits) <= 60 else digits[:57] + "..."
+        raise ValueError(
+            f"expected a model version of at most {VERSION_MAX} (ml_model_version.version is an Atlas int), "
+            f"got {shown}"
+        )
+    return int(digits)
 
 
 def model_ref(model: str, selector: int | str) -> str:

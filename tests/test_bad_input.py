@@ -256,7 +256,7 @@ def test_store_password_is_not_printed(tmp_path: Path) -> None:
     url = f"postgresql+psycopg://catalog:s3cret@127.0.0.1:{closed_port()}/catalog"
     result = CliRunner().invoke(cli, ["search"], env={"CATALOG_DATABASE_URL": url}, catch_exceptions=False)
     assert result.exit_code == 2
-    assert result.stderr.startswith("error: catalog store postgresql+psycopg://catalog:***@127.0.0.1:")
+    assert result.stderr.startswith("error: catalog store postgresql+psycopg://***@127.0.0.1:")
     assert "s3cret" not in result.output
 
 

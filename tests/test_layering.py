@@ -81,6 +81,138 @@ def _parsed() -> Iterator[tuple[Path, ast.AST]]:
         yield path, ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
 
 
+# The layers inside catalog/, bottom first (docs/architecture.md). A module may import
+# modules of its own layer's group and of lower layers; never a higher layer, never a
+# peer group of its own layer (lineage_file and mlflow_source do not know each other).
+LAYERS: tuple[tuple[str, ...], ...] = (
+    ("catalog.errors", "catalog.canonical", "catalog.model", "catalog.naming", "catalog.config"),
+    ("catalog.types",),
+    ("catalog.atlas",),  # catalog.atlas.json; the push to a real Atlas will sit above the store
+    ("catalog.db", "catalog.migrations", "catalog.store"),
+    ("catalog.refs",),
+    ("catalog.lineage_file", "catalog.mlflow_source"),
+    ("catalog.ingest",),
+    ("catalog.service",),
+    ("catalog.cli",),
+)
+#: Groups of one layer do not import each other, except where listed here.
+PEER_IMPORTS = {"catalog.config": {"catalog.errors"}, "catalog.migrations": {"catalog.store"}}
+#: Heavy or optional libraries, and the only packages of catalog/ that may import them.
+HEAVY = {
+    "mlflow": ("catalog.mlflow_source",),
+    "pyspark": (),
+    "great_expectations": (),
+    "deltalake": (),
+    "requests": ("catalog.mlflow_source",),  # MLflow's own HTTP client, for its timeouts
+    "httpx": (),
+    "urllib3": (),
+    "sklearn": (),
+    "pandas": (),
+    "flask": (),
+    "werkzeug": (),
+}
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(REPO).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def _group(module: str) -> tuple[int, str] | None:
+    """(layer, group) of a catalog module: the longest listed prefix that names it."""
+    best: tuple[int, str] | None = None
+    for layer, groups in enumerate(LAYERS):
+        for group in groups:
+            if (module == group or module.startswith(group + ".")) and (best is None or len(group) > len(best[1])):
+                best = (layer, group)
+    return best
+
+
+def _catalog_imports(tree: ast.AST) -> Iterator[tuple[str, int, str]]:
+    """(imported module, line, where) for every ``catalog...`` import, names of from-imports included."""
+    def visit(node: ast.AST, where: str) -> Iterator[tuple[str, int, str]]:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.Import):
+                for alias in child.names:
+                    yield alias.name, child.lineno, where
+            elif isinstance(child, ast.ImportFrom) and child.level == 0 and child.module:
+                yield child.module, child.lineno, where
+                for alias in child.names:  # ``from catalog import store`` imports catalog.store
+                    yield f"{child.module}.{alias.name}", child.lineno, where
+            inner = "function" if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)) else where
+            if isinstance(child, ast.If) and where == "module" and _is_type_checking(child.test):
+                yield from visit(ast.Module(body=child.orelse, type_ignores=[]), where)
+                continue
+            yield from visit(child, inner)
+
+    yield from visit(tree, "module")
+
+
+def layer_offences(modules: Iterator[tuple[str, ast.AST]]) -> list[str]:
+    """Every import of a higher layer or a peer group, as ``module:line: imports x (layer ...)``."""
+    offences = []
+    for module, tree in modules:
+        own = _group(module)
+        if own is None:
+            offences.append(f"{module}: not in any layer of tests/test_layering.py LAYERS")
+            continue
+        for name, line, _where in _catalog_imports(tree):
+            if not name.startswith("catalog.") and name != "catalog":
+                continue
+            other = _group(name)
+            if other is None or other[1] == own[1]:
+                continue
+            allowed = PEER_IMPORTS.get(own[1], set())
+            if other[0] > own[0] or (other[0] == own[0] and other[1] not in allowed):
+                offences.append(f"{module}:{line}: imports {name} ({other[1]}, layer {other[0]}) "
+                                f"from layer {own[0]} ({own[1]})")
+    return offences
+
+
+def _catalog_modules() -> Iterator[tuple[str, ast.AST]]:
+    for path, tree in _parsed():
+        name = _module_name(path)
+        if name != "catalog" and not name.startswith("catalog.migrations.versions"):
+            yield name, tree
+
+
+def test_each_layer_imports_only_lower_layers() -> None:
+    offences = sorted(set(layer_offences(_catalog_modules())))
+    assert not offences, "layering inside catalog/ (docs/architecture.md, Layers):\n" + "\n".join(offences)
+
+
+def test_the_layer_check_catches_an_upward_import() -> None:
+    store_importing_ingest = ast.parse("def f():\n    from catalog.ingest import run_ingest\n")
+    model_importing_store = ast.parse("from catalog import store\n")
+    peers = ast.parse("from catalog.mlflow_source import read_mlflow\n")
+    found = layer_offences(iter([
+        ("catalog.store.plan", store_importing_ingest),
+        ("catalog.model", model_importing_store),
+        ("catalog.lineage_file.spec", peers),
+        ("catalog.ingest.funnel", ast.parse("from catalog.store import plan_upsert\n")),
+    ]))
+    assert found == [
+        "catalog.store.plan:2: imports catalog.ingest (catalog.ingest, layer 6) from layer 3 (catalog.store)",
+        "catalog.store.plan:2: imports catalog.ingest.run_ingest (catalog.ingest, layer 6) from layer 3 (catalog.store)",
+        "catalog.model:1: imports catalog.store (catalog.store, layer 3) from layer 0 (catalog.model)",
+        "catalog.lineage_file.spec:1: imports catalog.mlflow_source (catalog.mlflow_source, layer 5) "
+        "from layer 5 (catalog.lineage_file)",
+        "catalog.lineage_file.spec:1: imports catalog.mlflow_source.read_mlflow (catalog.mlflow_source, layer 5) "
+        "from layer 5 (catalog.lineage_file)",
+    ]
+
+
+def test_heavy_libraries_are_imported_only_where_they_are_used() -> None:
+    offences = []
+    for module, tree in _catalog_modules():
+        for name, line, _where in _imports(tree, Path(module)):
+            if name in HEAVY and not any(module == p or module.startswith(p + ".") for p in HEAVY[name]):
+                offences.append(f"{module}:{line}: imports {name!r} (allowed only in {HEAVY[name] or 'none yet'})")
+    assert not offences, "\n".join(offences)
+
+
 def test_catalog_package_has_modules_to_check() -> None:
     names = {_rel(p) for p in MODULES}
     assert {"catalog/cli.py", "catalog/service.py", "catalog/store/writes.py", "catalog/mlflow_source/reader.py", "catalog/mlflow_source/entities.py"} <= names

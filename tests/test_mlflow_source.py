@@ -13,7 +13,8 @@ import pytest
 
 from catalog import naming
 from catalog.errors import SourceUnavailableError
-from catalog.mlflow_source import MlflowRead, read_mlflow, redact_uri
+from catalog.config import redact_uri
+from catalog.mlflow_source import MlflowRead, read_mlflow
 from catalog.atlas.json import incoming_digest
 from catalog.model import EntityRef
 
@@ -460,5 +461,7 @@ def test_missing_file_store(tmp_path: Path) -> None:
 
 
 def test_redact_uri() -> None:
-    assert redact_uri("https://u:p@mlflow.example.com:8443/x") == "https://mlflow.example.com:8443/x"
+    assert redact_uri("https://u:p@mlflow.example.com:8443/x") == "https://***@mlflow.example.com:8443/x"
+    assert redact_uri("https://token@mlflow.example.com/x") == "https://***@mlflow.example.com/x"
+    assert redact_uri("postgresql+psycopg://catalog:s3cr@t@db:5432/c") == "postgresql+psycopg://***@db:5432/c"
     assert redact_uri("sqlite:////tmp/mlflow.db") == "sqlite:////tmp/mlflow.db"

@@ -8,7 +8,6 @@ chain (lineage.yml + the MLflow fixture store) on SQLite and on PostgreSQL.
 from __future__ import annotations
 
 import json
-import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -17,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from werkzeug.serving import make_server
 
 from catalog.config import Settings
 from catalog.service import Catalog
 from tests.mlflow_fixtures import MlflowStore, copy_store, mlflow_store  # noqa: F401 - module-scoped fixture
+from tests.web_fixtures import served
 from web import create_app
 
 REPO = Path(__file__).resolve().parents[1]
@@ -77,15 +76,8 @@ def client(app: Any) -> Any:
 @pytest.fixture(scope="module")
 def base_url(app: Any) -> Iterator[str]:
     """The app served over HTTP on a free loopback port."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="catalog-web-test", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
+    with served(app, "catalog-web-test") as url:
+        yield url
 
 
 def http_get(url: str) -> tuple[int, str, Any]:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import uuid
-
 from flask import Blueprint, Flask, current_app, jsonify
 
 from catalog.atlas import lineage_to_atlas, stored_entity_to_atlas
+from catalog import refs
 from catalog.errors import NotFound
 from catalog.model import StoredEntity
 from catalog.service import Catalog
@@ -26,17 +25,13 @@ def _guid_not_found(guid: str) -> ApiError:
 
 def _by_guid(guid: str) -> StoredEntity:
     """The entity with ``guid``; Atlas's 404 for anything else (the catalog's own refs are not guids here)."""
-    try:
-        is_guid = str(uuid.UUID(guid)) == guid.lower()
-    except ValueError:
-        is_guid = False
-    if not is_guid:
+    if not refs.is_guid(guid.lower()):
         raise _guid_not_found(guid)
     try:
         found = _catalog().resolve(guid)
     except NotFound:
         raise _guid_not_found(guid) from None
-    if found.guid != guid:
+    if found.guid != guid.lower():
         raise _guid_not_found(guid)
     return found
 

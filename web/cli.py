@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from catalog.config import Settings
+from catalog.config import Settings, redact_uri
 
 EXIT_ERROR = 2
 
@@ -22,7 +22,6 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     web:create_app() under gunicorn. The store is the one CATALOG_DATABASE_URL
     names. Stops on Ctrl-C.
     """
-    from sqlalchemy.engine import make_url
     from werkzeug.serving import make_server
 
     from web import create_app
@@ -40,7 +39,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
         why = f": {exc.strerror or exc}" if isinstance(exc, OSError) else ""
         click.echo(f"error: cannot listen on {bind_host}:{bind_port}{why}", err=True)
         ctx.exit(EXIT_ERROR)
-    store = make_url(settings.database_url).render_as_string(hide_password=True)
+    store = redact_uri(settings.database_url)
     click.echo(f"serving the catalog ({store}) on http://{bind_host}:{server.server_port}/ (Ctrl-C to stop)")
     try:
         server.serve_forever()

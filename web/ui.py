@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, current_app, render_template
 
+from catalog.model import REGISTERED_MODEL
+
 bp = Blueprint("ui", __name__)
 
 
@@ -11,7 +13,7 @@ bp = Blueprint("ui", __name__)
 def index():
     """Registered models with links to their lineage, and the APIs the catalog serves."""
     catalog = current_app.extensions["catalog"]
-    models = catalog.search("", type_name="ml_registered_model", limit=500)
+    models = catalog.search("", type_name=REGISTERED_MODEL, limit=500)
     return render_template("index.html", models=models)
 
 

@@ -17,12 +17,14 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from catalog.canonical import digest
+from catalog.canonical import canonical_json, digest
 from catalog.errors import EntityValidationError
 from catalog.model import (
     ACTIVE,
+    HEADER_ATTRIBUTES,
     Classification,
     Entity,
+    EntityHeader,
     EntityRef,
     LineageGraph,
     StoredEntity,
@@ -39,6 +41,10 @@ __all__ = [
     "entity_to_atlas",
     "entity_from_atlas",
     "entities_from_atlas",
+    "attributes_json",
+    "tags_json",
+    "classification_texts",
+    "content_digest",
     "incoming_digest",
     "stored_entity_to_atlas",
     "entity_with_ext_info",
@@ -52,7 +58,8 @@ __all__ = [
 #: Resolves an ``AtlasObjectId`` given by guid only (the store knows guids; JSON does not).
 GuidResolver = Callable[[str], "EntityRef | None"]
 
-HEADER_ATTRIBUTES = ("qualifiedName", "name", "description", "owner", "createTime")
+# HEADER_ATTRIBUTES (what an AtlasEntityHeader carries) lives in catalog.model: the store's
+# header reader (catalog.store.queries.get_headers) reads exactly those.
 
 
 def object_id(ref: EntityRef) -> dict[str, Any]:
@@ -197,34 +204,67 @@ def entities_from_atlas(body: Mapping[str, Any], by_guid: GuidResolver | None = 
     return [entity_from_atlas(e, by_guid) for e in [*referred, *main]]
 
 
-def _incoming_default(value: Any) -> Any:
+def _atlas_default(value: Any) -> Any:
     if isinstance(value, EntityRef):
-        return ["@ref", value.type_name, value.qualified_name]
+        return object_id(value)
     if isinstance(value, (set, frozenset)):
         return sorted(value, key=str)
+    if isinstance(value, Mapping):
+        return dict(value)
     return str(value)
+
+
+def attributes_json(attributes: Mapping[str, Any], refs: list[EntityRef] | None = None) -> str:
+    """Canonical Atlas JSON text of attributes (references as ``AtlasObjectId``), in one ``dumps``.
+
+    The same text as ``canonical_json(attributes_to_atlas(attributes))``, without building
+    the converted copy: the store keeps exactly this text. ``refs`` collects every
+    reference met on the way (the store checks they exist).
+    """
+    if not attributes:
+        return "{}"
+    default = _atlas_default
+    if refs is not None:
+        def default(value: Any) -> Any:
+            if isinstance(value, EntityRef):
+                refs.append(value)
+            return _atlas_default(value)
+    return json.dumps(attributes, sort_keys=True, separators=(",", ":"), default=default)
+
+
+def tags_json(tags: Mapping[str, tuple[bool, str]]) -> str:
+    """Canonical text of direct classifications: ``[[typeName, propagate, attributesJson], ...]``."""
+    if not tags:
+        return "[]"
+    return canonical_json(sorted([name, propagate, attrs] for name, (propagate, attrs) in tags.items()))
+
+
+def content_digest(type_name: str, qualified_name: str, attrs: str, rels: str, tags: str, status: str) -> str:
+    """Digest of everything an entity holds; equal digests mean equal entities."""
+    return digest("\x1f".join((type_name, qualified_name, attrs, rels, tags, status)))
+
+
+def classification_texts(entity: Entity) -> dict[str, tuple[bool, str]]:
+    """Direct classifications by name: (propagate, canonical attributes text)."""
+    return {c.type_name: (c.propagate, canonical_json(dict(c.attributes))) for c in entity.classifications}
+
+
+#: Bumped when what ``incoming_digest`` covers changes (an old digest then never matches).
+_INCOMING_FORM = "v1"
 
 
 def incoming_digest(entity: Entity) -> str:
     """Digest of an entity exactly as its source emitted it (before merge, validation, conversion).
 
-    Stored with the entity per writing source: an entity whose source sends the same
-    digest again is skipped without any further work. One ``json.dumps`` per entity.
+    Stored with the entity for the source that wrote it: an entity whose source sends
+    the same digest again is skipped with no further work. It digests the values'
+    ``repr`` (C-speed for the plain values entities hold), not a canonical form: the
+    same values in the same order give the same digest; anything else (another order,
+    a set) gives another digest, which costs a full comparison, never a wrong skip,
+    because only entities that passed validation (plain values) are stored with one.
     """
-    text = json.dumps(
-        [
-            entity.type_name,
-            entity.qualified_name,
-            entity.status,
-            entity.attributes,
-            entity.relationship_attributes,
-            sorted(([c.type_name, c.propagate, c.attributes] for c in entity.classifications), key=lambda c: c[0]),
-        ],
-        sort_keys=True,
-        separators=(",", ":"),
-        default=_incoming_default,
-        ensure_ascii=False,
-    )
+    text = repr((_INCOMING_FORM, entity.type_name, entity.qualified_name, entity.status, entity.attributes,
+                 entity.relationship_attributes, entity.classifications))
     return digest(text)
 
 
@@ -288,8 +328,12 @@ def typesdef_to_atlas(registry: TypeRegistry) -> dict[str, list[dict[str, Any]]]
     return registry.to_typesdef()
 
 
-def entity_header(entity: StoredEntity) -> dict[str, Any]:
-    """Atlas ``AtlasEntityHeader``: what lineage and search answers carry per entity."""
+def entity_header(entity: StoredEntity | EntityHeader) -> dict[str, Any]:
+    """Atlas ``AtlasEntityHeader``: what lineage and search answers carry per entity.
+
+    The same JSON for an ``EntityHeader`` (what ``store.lineage`` reads) as for the
+    ``StoredEntity`` of the same entity.
+    """
     attributes = {k: entity.attributes[k] for k in HEADER_ATTRIBUTES if k in entity.attributes}
     attributes["qualifiedName"] = entity.qualified_name
     names = sorted({c.type_name for c in entity.classifications})

@@ -21,6 +21,7 @@ from catalog import naming
 from catalog.model import (
     DEPLOY_PROCESS,
     DEPLOYMENT,
+    HIVE_TABLE,
     ML_DATASET,
     MODEL_VERSION,
     PROJECT,
@@ -90,7 +91,7 @@ def _matches(logged: EntityRef, logged_entity: Entity | None, declared: EntityRe
     name = str(logged_entity.attributes.get("name") or "")
     if not name:
         return False
-    if declared.type_name == "hive_table":
+    if declared.type_name == HIVE_TABLE:
         return naming.table_qn(name, cluster) == declared.qualified_name
     return naming.split_cluster(declared.qualified_name)[0] in (name, str(logged_entity.attributes.get("source")))
 

@@ -12,12 +12,9 @@ from typing import Any
 
 from catalog import naming
 from catalog.lineage_file.spec import LineageDocument
-from catalog.model import Classification, Entity, EntityRef, SourceBatch
+from catalog.model import DECLARED_TRAINING, FS_PATH, REGISTERED_MODEL, Classification, Entity, EntityRef, SourceBatch
 
-__all__ = ["REGISTERED_MODEL_TYPE", "DECLARED_TRAINING_TYPE", "declared_batch"]
-
-REGISTERED_MODEL_TYPE = "ml_registered_model"
-DECLARED_TRAINING_TYPE = "ml_model_train_build_process"
+__all__ = ["declared_batch"]
 
 
 def _given(**values: Any) -> dict[str, Any]:
@@ -33,7 +30,7 @@ def declared_batch(doc: LineageDocument, *, instance: str = "mlflow") -> SourceB
     batch = SourceBatch(source=f"lineage.yml:{doc.source}")
     for key, dataset in doc.datasets.items():
         attributes = {"name": dataset.entity_name(key, doc.cluster)}
-        if dataset.type == "fs_path":
+        if dataset.type == FS_PATH:
             attributes["path"] = dataset.path
         attributes |= _given(description=dataset.description, owner=dataset.owner)
         batch.entities.append(
@@ -45,7 +42,7 @@ def declared_batch(doc: LineageDocument, *, instance: str = "mlflow") -> SourceB
             )
         )
     for name, model in doc.models.items():
-        model_ref = EntityRef(REGISTERED_MODEL_TYPE, naming.registered_model_qn(name, instance))
+        model_ref = EntityRef(REGISTERED_MODEL, naming.registered_model_qn(name, instance))
         attributes = {"name": name} | _given(purpose=model.purpose, owner=model.owner, description=model.description)
         if model.tags:
             attributes["tags"] = dict(model.tags)
@@ -53,7 +50,7 @@ def declared_batch(doc: LineageDocument, *, instance: str = "mlflow") -> SourceB
         if model.training.datasets:
             batch.entities.append(
                 Entity(
-                    type_name=DECLARED_TRAINING_TYPE,
+                    type_name=DECLARED_TRAINING,
                     qualified_name=naming.declared_training_qn(name, instance),
                     attributes={
                         "name": f"declared training of {name}",

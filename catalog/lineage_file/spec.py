@@ -23,13 +23,15 @@ from pydantic import (
 )
 
 from catalog import naming
+from catalog.refs import parse_model_ref
 from catalog.config import Settings
 from catalog.lineage_file.values import (
+    DEPLOYMENT_STATUSES,
+    INT_MAX,
     atlas_int,
     deployment_status,
     epoch_millis,
     format_version,
-    version_number,
 )
 from catalog.model import EntityRef
 
@@ -51,7 +53,6 @@ __all__ = [
 
 DEFAULT_CLUSTER = Settings.cluster
 
-_MODEL_REF = re.compile(r"models:/(?P<name>.+?)(?:/(?P<version>[0-9]+)|@(?P<alias>[A-Za-z0-9_-]+))\Z")
 _CLASSIFICATION = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 _CLUSTER = re.compile(r"[A-Za-z0-9_.-]+\Z")
 _TARGET = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
@@ -64,17 +65,6 @@ class FieldProblem(ValueError):
     def __init__(self, message: str, subpath: tuple[str | int, ...] = ()) -> None:
         super().__init__(message)
         self.subpath = subpath
-
-
-def parse_model_ref(ref: str) -> tuple[str, int | str]:
-    """``models:/wine-quality/3`` -> ``('wine-quality', 3)``; ``models:/m@champion`` -> ``('m', 'champion')``."""
-    match = _MODEL_REF.match(ref)
-    if match is None:
-        raise ValueError(
-            f"expected 'models:/<name>/<version>' or 'models:/<name>@<alias>', got {ref!r}"
-        )
-    version = match["version"]
-    return match["name"], version_number(version) if version is not None else match["alias"]
 
 
 # -- single values --------------------------------------------------------------------
@@ -288,11 +278,13 @@ class DeploymentSpec(_Spec):
     checkpoint: NonEmpty | None = Field(None, description="Streaming checkpoint location.")
     expectations: NonEmpty | None = Field(None, description="Great Expectations suite (JSON) checked before scoring.")
     status: Annotated[NonEmpty, AfterValidator(deployment_status)] = Field(
-        "deployed", description="Deployment status, e.g. deployed or retired."
+        "deployed", description="Deployment status: unknown, deploying, deployed, stopping or stopped.",
+        json_schema_extra={"enum": list(DEPLOYMENT_STATUSES)},
     )
     created: EpochMillis = Field(None, description="When it was deployed: epoch milliseconds or ISO date.")
     cpu_millicores: Annotated[int, AfterValidator(atlas_int("cpuMillicores"))] = Field(
-        0, ge=0, description="CPU reserved for the deployment, in millicores."
+        0, ge=0, description="CPU reserved for the deployment, in millicores.",
+        json_schema_extra={"maximum": INT_MAX},
     )
 
     def created_millis(self) -> int | None:

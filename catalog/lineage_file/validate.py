@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from catalog import naming
-from catalog.errors import LineageFileError
+from catalog.errors import LineageFileError, did_you_mean
 from catalog.lineage_file.loader import KeyPath, format_path
 from catalog.lineage_file.spec import (
     DEFAULT_CLUSTER,
@@ -68,12 +68,6 @@ class LineageValidationError(LineageFileError):
         else:
             text = "\n".join([f"{issues[0].file}: {len(issues)} problems", *map(str, issues)])
         super().__init__(text)
-
-
-def did_you_mean(word: Any, choices: Iterable[str]) -> str:
-    """``"; did you mean 'x'?"`` for the closest of ``choices``, or ``""``."""
-    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 class _Locator:

@@ -10,10 +10,10 @@ validation instead, so the message carries the place. The ranges come from
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 from collections.abc import Callable
 from typing import Any
 
+from catalog.errors import did_you_mean
 from catalog.types.checkers import INT_RANGES
 
 __all__ = [
@@ -25,7 +25,6 @@ __all__ = [
     "describe_value",
     "epoch_millis",
     "format_version",
-    "version_number",
 ]
 
 INT_MAX = INT_RANGES["int"][1]
@@ -104,21 +103,10 @@ def atlas_int(attribute: str) -> Callable[[int], int]:
     return check
 
 
-def version_number(digits: str) -> int:
-    """The version of ``models:/<name>/<digits>``, an Atlas ``int`` (ml_model_version.version)."""
-    if len(digits.lstrip("0")) > len(str(INT_MAX)) or int(digits) > INT_MAX:
-        shown = digits if len(digits) <= 60 else digits[:57] + "..."
-        raise ValueError(
-            f"expected a model version of at most {INT_MAX} (ml_model_version.version is an Atlas int), got {shown}"
-        )
-    return int(digits)
-
-
 def deployment_status(value: str) -> str:
     """``status``: one of the Atlas enum's values (``DEPLOYMENT_STATUSES``)."""
     if value not in DEPLOYMENT_STATUSES:
-        close = difflib.get_close_matches(value, DEPLOYMENT_STATUSES, n=1, cutoff=0.6)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
+        hint = did_you_mean(value, DEPLOYMENT_STATUSES)
         raise ValueError(
             f"expected one of {', '.join(map(repr, DEPLOYMENT_STATUSES))} (ml_model_deployment_status, "
             f"an Atlas enum), got {describe_value(value)}{hint}"

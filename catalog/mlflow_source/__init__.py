@@ -25,22 +25,22 @@ from urllib.parse import urlsplit
 from catalog.config import redact_uri
 from catalog.errors import SourceUnavailableError
 from catalog.mlflow_source.connect import (
-    _HTTP_PROBE_ENV,
-    _client_uri,
-    _http_env,
-    _patched_env,
-    _scrub,
-    _source_errors,
+    HTTP_PROBE_ENV,
+    client_uri,
+    http_env,
+    patched_env,
+    scrub,
+    source_errors,
 )
 from catalog.mlflow_source.reader import (
     CURSOR_VERSION,
     OVERLAP_MS,
     MlflowRead,
-    _no_progress,
-    _Reader,
+    no_progress,
+    Reader,
 )
 
-__all__ = ["MlflowRead", "read_mlflow", "redact_uri", "CURSOR_VERSION", "OVERLAP_MS"]
+__all__ = ["MlflowRead", "read_mlflow", "CURSOR_VERSION", "OVERLAP_MS"]
 
 
 def read_mlflow(
@@ -60,22 +60,22 @@ def read_mlflow(
     if page_size < 1:
         raise ValueError(f"page_size must be >= 1, got {page_size}")
     safe = redact_uri(uri)
-    client_uri = _client_uri(uri, safe)
+    tracking_uri = client_uri(uri, safe)
     is_http = urlsplit(uri).scheme.lower() in ("http", "https")
-    with _http_env(is_http):
+    with http_env(is_http):
         try:
             from mlflow.tracking import MlflowClient
 
-            client = MlflowClient(tracking_uri=client_uri, registry_uri=client_uri)
+            client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
             if is_http:
-                with _patched_env(_HTTP_PROBE_ENV):
+                with patched_env(HTTP_PROBE_ENV):
                     client.search_experiments(max_results=1)
-            reader = _Reader(client, client_uri, instance, cluster, page_size, progress or _no_progress)
+            reader = Reader(client, tracking_uri, instance, cluster, page_size, progress or no_progress)
             return reader.read(cursor)
         except SourceUnavailableError:
             raise
-        except _source_errors() as exc:
-            detail = _scrub(str(exc))
+        except source_errors() as exc:
+            detail = scrub(str(exc))
             if len(detail) > 500:
                 detail = detail[:500] + "..."
             message = f"MLflow at {safe} could not be read: {type(exc).__name__}: {detail}"

@@ -16,7 +16,7 @@ from urllib.parse import quote, unquote, urlencode, urlsplit
 from catalog.errors import SourceUnavailableError
 
 _USERINFO_RE = re.compile(r"(?<=://)[^/@\s]*@")
-_HTTP_PROBE_ENV = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "3"}
+HTTP_PROBE_ENV = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "3"}
 _HTTP_READ_ENV = {
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
@@ -26,11 +26,11 @@ _HTTP_READ_ENV = {
 _ENV_LOCK = threading.Lock()
 
 
-def _scrub(text: str) -> str:
+def scrub(text: str) -> str:
     return _USERINFO_RE.sub("", text)
 
 
-def _source_errors() -> tuple[type[BaseException], ...]:
+def source_errors() -> tuple[type[BaseException], ...]:
     from mlflow.exceptions import MlflowException
 
     errors: list[type[BaseException]] = [MlflowException, ConnectionError, TimeoutError, OSError]
@@ -48,7 +48,7 @@ def _source_errors() -> tuple[type[BaseException], ...]:
 # -- where to connect, checked before MLflow gets a chance to create anything --------------
 
 
-def _client_uri(uri: str, safe: str) -> str:
+def client_uri(uri: str, safe: str) -> str:
     scheme = urlsplit(uri).scheme.lower()
     if scheme.startswith("sqlite"):
         return _sqlite_read_only_uri(uri, safe)
@@ -102,7 +102,7 @@ def _sqlite_read_only_uri(uri: str, safe: str) -> str:
 
 
 @contextlib.contextmanager
-def _patched_env(values: Mapping[str, str]) -> Iterator[None]:
+def patched_env(values: Mapping[str, str]) -> Iterator[None]:
     saved = {k: os.environ.get(k) for k in values}
     os.environ.update(values)
     try:
@@ -116,10 +116,10 @@ def _patched_env(values: Mapping[str, str]) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _http_env(is_http: bool) -> Iterator[None]:
+def http_env(is_http: bool) -> Iterator[None]:
     """Bounded retries/timeouts for the duration of an HTTP read (a user's own values win)."""
     if not is_http:
         yield
         return
-    with _ENV_LOCK, _patched_env({k: os.environ.get(k, v) for k, v in _HTTP_READ_ENV.items()}):
+    with _ENV_LOCK, patched_env({k: os.environ.get(k, v) for k, v in _HTTP_READ_ENV.items()}):
         yield

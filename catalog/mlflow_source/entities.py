@@ -17,15 +17,22 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from catalog import naming
-from catalog.mlflow_source.connect import _scrub
-from catalog.model import Entity, EntityRef, Finding
+from catalog.mlflow_source.connect import scrub
+from catalog.canonical import canonical_json
+from catalog.model import (
+    FS_PATH,
+    HIVE_TABLE,
+    LOGGED_MODEL,
+    ML_DATASET,
+    MODEL_VERSION,
+    PROJECT,
+    REGISTERED_MODEL,
+    RUN,
+    Entity,
+    EntityRef,
+    Finding,
+)
 
-#: Read the (few KB) MLmodel file of remote artifact stores to get signature/flavors.
-FETCH_REMOTE_MLMODEL = True
-
-PROJECT, RUN, LOGGED_MODEL = "ml_project", "ml_training_run", "ml_logged_model"
-REGISTERED_MODEL, MODEL_VERSION = "ml_registered_model", "ml_model_version"
-HIVE_TABLE, FS_PATH, ML_DATASET = "hive_table", "fs_path", "ml_dataset"
 # mlflow.* run tags surfaced as their own attributes (or as outputs), left out of ``tags``.
 _SURFACED_RUN_TAGS = frozenset(
     {"mlflow.runName", "mlflow.user", "mlflow.source.name", "mlflow.source.git.commit", "mlflow.log-model.history"}
@@ -95,7 +102,7 @@ class EntityBuilder:
             details[entity.qualified_name].append(_dataset_detail(ds, context))
         outputs = {
             EntityRef(LOGGED_MODEL, naming.logged_model_qn(o.model_id, self.instance))
-            for o in _model_outputs(run) if o.model_id in self.logged_models
+            for o in model_outputs(run) if o.model_id in self.logged_models
         } | set(version_refs)
         attrs: dict[str, Any] = {
             "name": info.run_name or info.run_id,
@@ -109,7 +116,7 @@ class EntityBuilder:
             "datasetContexts": {qn: ",".join(sorted(c)) for qn, c in sorted(contexts.items())},
             # What MLflow logged of each input (a table entity keeps only its name).
             "datasetInputs": {
-                qn: json.dumps(sorted(d, key=lambda x: json.dumps(x, sort_keys=True)), sort_keys=True)
+                qn: canonical_json(sorted(d, key=canonical_json))
                 for qn, d in sorted(details.items())
             },
             "inputs": [EntityRef(PROJECT, naming.experiment_qn(info.experiment_id, self.instance)), *sorted(datasets)],
@@ -146,12 +153,12 @@ class EntityBuilder:
     def _model_version(self, mv: Any, aliases: list[str]) -> Entity:
         version = int(mv.version)
         qn = naming.model_version_qn(mv.name, version, self.instance)
-        model_id = mv.model_id or _model_id_from_source(mv.source)
+        model_id = mv.model_id or model_id_from_source(mv.source)
         attrs: dict[str, Any] = {"name": f"{mv.name} v{version}", "version": version, "modelName": mv.name}
         _opt(attrs, "runId", mv.run_id)
         _opt(attrs, "modelId", model_id)
         _opt(attrs, "source", mv.source)
-        _opt(attrs, "status", _status(mv.status) if mv.status is not None else None)
+        _opt(attrs, "status", enum_text(mv.status) if mv.status is not None else None)
         if mv.current_stage and mv.current_stage != "None":
             attrs["stage"] = mv.current_stage
         mlmodel = self._mlmodel(self._version_location(mv, model_id), qn)
@@ -203,7 +210,7 @@ class EntityBuilder:
                 return None
             with open(path, encoding="utf-8") as f:
                 doc = yaml.safe_load(f)
-        elif FETCH_REMOTE_MLMODEL:
+        else:  # a remote artifact store: the MLmodel file is a few KB
             import mlflow.artifacts
 
             with tempfile.TemporaryDirectory(prefix="catalog-mlmodel-") as tmp:
@@ -212,19 +219,17 @@ class EntityBuilder:
                 )
                 with open(path, encoding="utf-8") as f:
                     doc = yaml.safe_load(f)
-        else:
-            return None
         return doc if isinstance(doc, dict) else None
 
     def _unreadable(self, subject: str, exc: BaseException) -> None:
         self.findings.append(
             Finding("mlmodel-unreadable", subject,
-                    f"MLmodel of {subject} could not be read ({type(exc).__name__}: {_scrub(str(exc))[:200]}); "
+                    f"MLmodel of {subject} could not be read ({type(exc).__name__}: {scrub(str(exc))[:200]}); "
                     "signature and flavors left out", self.source)
         )
 
 
-def _status(value: Any) -> str:
+def enum_text(value: Any) -> str:
     return str(getattr(value, "value", value))
 
 
@@ -233,7 +238,7 @@ def _opt(attrs: dict[str, Any], key: str, value: Any) -> None:
         attrs[key] = value
 
 
-def _model_id_from_source(source: str | None) -> str | None:
+def model_id_from_source(source: str | None) -> str | None:
     match = _LOGGED_MODEL_URI_RE.match(source or "")
     return match.group(1) if match else None
 
@@ -261,6 +266,6 @@ def _dataset_detail(ds: Any, context: str) -> dict[str, Any]:
     return detail
 
 
-def _model_outputs(run: Any) -> list[Any]:
+def model_outputs(run: Any) -> list[Any]:
     outputs = getattr(run, "outputs", None)
     return list(getattr(outputs, "model_outputs", None) or [])

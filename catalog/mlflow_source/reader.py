@@ -1,15 +1,14 @@
 """The MLflow reader: paginated queries and the incremental cursor (entities: ``entities``)."""
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from catalog import naming
+from catalog.canonical import chunks, digest
 from catalog.mlflow_source.entities import (
     FS_PATH,
     HIVE_TABLE,
@@ -20,9 +19,9 @@ from catalog.mlflow_source.entities import (
     REGISTERED_MODEL,
     RUN,
     EntityBuilder,
-    _model_id_from_source,
-    _model_outputs,
-    _status,
+    model_id_from_source,
+    model_outputs,
+    enum_text,
 )
 from catalog.model import Entity, EntityRef, Finding, SourceBatch
 
@@ -47,7 +46,7 @@ class MlflowRead:
     cursor: dict = field(default_factory=dict)
 
 
-def _no_progress(kind: str, n: int) -> None:
+def no_progress(kind: str, n: int) -> None:
     pass
 
 
@@ -55,14 +54,12 @@ def _no_progress(kind: str, n: int) -> None:
 
 
 def _fingerprint(value: Any) -> str:
-    raw = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(raw.encode()).hexdigest()[:16]
+    return digest(value)[:16]
 
 
-def _chunks(items: Iterable[str], size: int = _IN_CHUNK) -> Iterator[list[str]]:
-    items = sorted(set(items))
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
+def _chunks(items: Iterable[str], size: int = _IN_CHUNK) -> Iterator[Sequence[str]]:
+    """Sorted distinct ids in IN-list sized pieces (MLflow's search filters take short lists)."""
+    return chunks(sorted(set(items)), size)
 
 
 def _in_list(ids: Iterable[str]) -> str:
@@ -119,7 +116,7 @@ class _Registry:
 # -- the reader -------------------------------------------------------------------------------
 
 
-class _Reader(EntityBuilder):
+class Reader(EntityBuilder):
     def __init__(self, client: Any, uri: str, instance: str, cluster: str, page_size: int, progress: Callable) -> None:
         self.client = client
         self.uri = uri
@@ -221,8 +218,8 @@ class _Reader(EntityBuilder):
         runs.update(self._runs_by_id(extra))
 
         # Logged models referenced by emitted runs (re-emitted so refs resolve) and by versions.
-        run_model_ids = {o.model_id for r in runs.values() for o in _model_outputs(r)}
-        version_model_ids = {mv.model_id or _model_id_from_source(mv.source) for mv in changed_mvs}
+        run_model_ids = {o.model_id for r in runs.values() for o in model_outputs(r)}
+        version_model_ids = {mv.model_id or model_id_from_source(mv.source) for mv in changed_mvs}
         self._logged_models_by_id(run_model_ids | {m for m in version_model_ids if m})
 
         for i in sorted(changed_exps | {r.info.experiment_id for r in runs.values()}):
@@ -275,7 +272,7 @@ class _Reader(EntityBuilder):
             version = int(mv.version)
             # "<fingerprint>:<run id>": the run id lets a later read re-emit the run of a deleted version.
             fp = _fingerprint([
-                mv.source, mv.model_id, _status(mv.status), mv.current_stage, mv.description,
+                mv.source, mv.model_id, enum_text(mv.status), mv.current_stage, mv.description,
                 dict(mv.tags), mv.creation_timestamp, mv.last_updated_timestamp,
                 sorted(reg.aliases[(mv.name, version)]),
             ]) + f":{mv.run_id or ''}"
@@ -350,7 +347,7 @@ def _run_token(run: Any) -> str:
 
 
 def _lm_token(lm: Any) -> str:
-    return f"{_status(lm.status)}:{lm.last_updated_timestamp}"
+    return f"{enum_text(lm.status)}:{lm.last_updated_timestamp}"
 
 
 def _empty_cursor(instance: str) -> dict:

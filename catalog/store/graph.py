@@ -10,15 +10,28 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Integer, Select, and_, bindparam, delete, func, select
+from sqlalchemy import (
+    CTE,
+    CompoundSelect,
+    Integer,
+    Select,
+    and_,
+    bindparam,
+    delete,
+    func,
+    literal_column,
+    null,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from catalog.canonical import canonical_json, chunks
 from catalog.errors import NotFound
-from catalog.model import ACTIVE, LineageGraph, LineageRelation, StoredEntity
-from catalog.store.queries import get_entities
+from catalog.model import ACTIVE, EntityHeader, LineageGraph, LineageRelation, StoredEntity
+from catalog.store.queries import get_headers
 from catalog.store.schema import (
     AuditRow,
     ClassificationRow,
@@ -164,6 +177,91 @@ def walk(session: Session, seeds: Sequence[str], first_depth: int, max_depth: in
     return {guid: depth for guid, depth in session.execute(_walk_statement(upstream), params)}
 
 
+_DIRECTIONS = {"INPUT": (True,), "OUTPUT": (False,), "BOTH": (True, False)}
+
+
+def _sides(edge: Any, upstream: bool) -> tuple[Any, Any]:
+    """(near, far) ends of ``edge`` for a walk against (upstream) or with the data flow."""
+    return (edge.c.to_guid, edge.c.from_guid) if upstream else (edge.c.from_guid, edge.c.to_guid)
+
+
+def _reach(upstream: bool) -> CTE:
+    """Recursive CTE ``(guid, depth)`` of the data sets one direction of ``lineage`` reaches.
+
+    It starts at the base data set (depth 0) or, for a process base, at the data sets
+    across the process's own edges (depth 1), and crosses ACTIVE processes only, as
+    ``walk`` does. Binds: ``base``, ``max_depth``.
+    """
+    tag = "up" if upstream else "down"
+    entity, edge = EntityRow.__table__, EdgeRow.__table__
+    base, first, node = entity.alias(f"b_{tag}"), edge.alias(f"f_{tag}"), entity.alias(f"n_{tag}")
+    f_near, f_far = _sides(first, upstream)
+    from_dataset = select(base.c.guid.label("guid"), literal_column("0").label("depth")).where(
+        base.c.guid == bindparam("base"), base.c.is_process.is_(False))
+    from_process = (
+        select(node.c.guid, literal_column("1"))
+        .select_from(base.join(first, f_near == base.c.guid).join(node, node.c.guid == f_far))
+        .where(base.c.guid == bindparam("base"), base.c.is_process.is_(True))
+    )
+    starts = union_all(from_dataset, from_process).subquery(f"s_{tag}")
+    seed = select(starts.c.guid, starts.c.depth).cte(f"walk_{tag}", recursive=True)
+    e1, e2, p = edge.alias(f"e1_{tag}"), edge.alias(f"e2_{tag}"), entity.alias(f"p_{tag}")
+    near1, far1 = _sides(e1, upstream)
+    near2, far2 = _sides(e2, upstream)
+    step = (
+        select(far2, seed.c.depth + 1)
+        .select_from(seed)
+        .join(e1, near1 == seed.c.guid)
+        .join(p, and_(p.c.guid == far1, p.c.status == ACTIVE))
+        .join(e2, near2 == far1)
+        .where(seed.c.depth < bindparam("max_depth", type_=Integer))
+    )
+    return seed.union(step)
+
+
+def _direction_selects(upstream: bool) -> list[Select]:
+    """One direction of ``lineage`` as rows (kind, a, b, c): the data sets reached (``n``), edges (``e``).
+
+    Edges: the process base's own; those reaching a data set short of ``max_depth``
+    (from its producers, or to its consumers); those reaching the processes found so.
+    """
+    tag = "up" if upstream else "down"
+    entity, edge = EntityRow.__table__, EdgeRow.__table__
+    reached = _reach(upstream)
+    short = select(reached.c.guid).where(reached.c.depth < bindparam("max_depth", type_=Integer))
+    inner_edge = edge.alias(f"i_{tag}")
+    i_near, i_far = _sides(inner_edge, upstream)
+    inner = (
+        select(inner_edge.c.from_guid, inner_edge.c.to_guid, inner_edge.c.relationship_guid, i_far.label("far"))
+        .where(i_near.in_(short))
+        .cte(f"inner_{tag}")
+    )
+    own, proc_edge, base = edge.alias(f"o_{tag}"), edge.alias(f"q_{tag}"), entity.alias(f"ob_{tag}")
+    o_near, q_near = _sides(own, upstream)[0], _sides(proc_edge, upstream)[0]
+    node_kind, edge_kind = literal_column("'n'"), literal_column("'e'")
+    return [
+        select(node_kind, reached.c.guid, null(), null()).distinct(),
+        select(edge_kind, own.c.from_guid, own.c.to_guid, own.c.relationship_guid)
+        .select_from(own.join(base, base.c.guid == o_near))
+        .where(o_near == bindparam("base"), base.c.is_process.is_(True)),
+        select(edge_kind, inner.c.from_guid, inner.c.to_guid, inner.c.relationship_guid),
+        select(edge_kind, proc_edge.c.from_guid, proc_edge.c.to_guid, proc_edge.c.relationship_guid)
+        .where(q_near.in_(select(inner.c.far))),
+    ]
+
+
+@functools.cache
+def _lineage_statement(direction: str) -> CompoundSelect:
+    """Everything ``lineage`` reads but the entities, in one statement: rows (kind, a, b, c).
+
+    ``b`` (the base exists: ``a`` its guid), ``n`` (a data set reached: ``a``), ``e`` (an
+    edge ``a`` -> ``b``, relationship ``c``). Binds: ``base``, ``max_depth``.
+    """
+    entity = EntityRow.__table__
+    exists = select(literal_column("'b'"), entity.c.guid, null(), null()).where(entity.c.guid == bindparam("base"))
+    return union_all(exists, *(s for upstream in _DIRECTIONS[direction] for s in _direction_selects(upstream)))
+
+
 def lineage(
     session: Session,
     guid: str,
@@ -177,41 +275,29 @@ def lineage(
 
     Relations point along the data flow (input: dataset -> process; output:
     process -> dataset) and carry the relationship guid, as Atlas's AtlasLineageInfo.
+    Entities are ``EntityHeader`` values, by guid in guid order. Two queries whatever
+    the direction and size: the walks with their edges, then the headers.
     """
     direction = direction.upper()
-    if direction not in ("INPUT", "OUTPUT", "BOTH"):
+    if direction not in _DIRECTIONS:
         raise ValueError(f"direction must be INPUT, OUTPUT or BOTH, got {direction!r}")
     if depth < 0:
         raise ValueError(f"depth must be 0 (unlimited) or positive, got {depth}")
     limit = max_depth if depth == 0 else min(depth, max_depth)
-    base = session.execute(select(EntityRow.guid, EntityRow.is_process).where(EntityRow.guid == guid)).first()
-    if base is None:
-        raise NotFound(f"no entity with guid {guid}")
-    edge = EdgeRow.__table__
-    relations: dict[tuple[str, str], LineageRelation] = {}
+    found = False
     nodes: set[str] = {guid}
-    for upstream in ([True] if direction == "INPUT" else [False] if direction == "OUTPUT" else [True, False]):
-        near, far = (edge.c.to_guid, edge.c.from_guid) if upstream else (edge.c.from_guid, edge.c.to_guid)
-        if base.is_process:
-            first = list(session.execute(select(edge).where(near == guid)))
-            for row in first:
-                relations[(row.from_guid, row.to_guid)] = LineageRelation(row.from_guid, row.to_guid, row.relationship_guid)
-            seeds = [row.from_guid if upstream else row.to_guid for row in first]
-            depths = walk(session, seeds, 1, limit, upstream) if seeds and limit >= 1 else {}
+    relations: dict[tuple[str, str], LineageRelation] = {}
+    for kind, a, b, c in session.execute(_lineage_statement(direction), {"base": guid, "max_depth": limit}):
+        if kind == "e":
+            relations[(a, b)] = LineageRelation(a, b, c)
+        elif kind == "n":
+            nodes.add(a)
         else:
-            depths = walk(session, [guid], 0, limit, upstream)
-        nodes.update(depths)
-        inner = sorted(g for g, d in depths.items() if d < limit)
-        processes: set[str] = set()
-        for chunk in chunks(inner):
-            for row in session.execute(select(edge).where(near.in_(chunk))):
-                relations[(row.from_guid, row.to_guid)] = LineageRelation(row.from_guid, row.to_guid, row.relationship_guid)
-                processes.add(row.from_guid if upstream else row.to_guid)
-        for chunk in chunks(sorted(processes)):
-            for row in session.execute(select(edge).where(near.in_(chunk))):
-                relations[(row.from_guid, row.to_guid)] = LineageRelation(row.from_guid, row.to_guid, row.relationship_guid)
-        nodes.update(processes)
-    entities = get_entities(session, sorted(nodes | {g for r in relations.values() for g in (r.from_guid, r.to_guid)}))
+            found = True
+    if not found:
+        raise NotFound(f"no entity with guid {guid}")
+    nodes.update(g for r in relations.values() for g in (r.from_guid, r.to_guid))
+    entities = get_headers(session, sorted(nodes))
     # Drop what a deleted process hides: relations must connect entities in the answer.
     deleted_processes = {g for g, e in entities.items() if e.status != ACTIVE and g != guid and _is_proc(e, registry)}
     kept = tuple(
@@ -229,7 +315,7 @@ def lineage(
     )
 
 
-def _is_proc(entity: StoredEntity, registry: TypeRegistry | None) -> bool:
+def _is_proc(entity: StoredEntity | EntityHeader, registry: TypeRegistry | None) -> bool:
     if registry is None:
         return "inputs" in entity.attributes or "outputs" in entity.attributes
     return registry.is_process(entity.type_name)

@@ -17,36 +17,61 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from catalog.atlas.json import attributes_to_atlas, incoming_digest
-from catalog.canonical import canonical_json, chunks, digest
+from catalog.atlas.json import attributes_json, classification_texts, content_digest, incoming_digest, tags_json
+from catalog.canonical import canonical_json, chunks
 from catalog.errors import CatalogError, EntityValidationError, ReferenceNotFound, UnknownTypeError
 from catalog.model import Entity, EntityRef, Finding, SourceBatch, guid_for
-from catalog.store.schema import INPUT_EDGE, OUTPUT_EDGE, ClassificationRow, EntityRow, now_ms
+from catalog.store.schema import INPUT_EDGE, OUTPUT_EDGE, ClassificationRow, EntityRow, now_ms, select_in
 
 if TYPE_CHECKING:
     from catalog.types.registry import TypeRegistry
 
-__all__ = ["EntityChange", "StoredState", "WritePlan", "diff", "plan_upsert", "read_stored"]
+__all__ = ["EntityChange", "Incoming", "StoredState", "WritePlan", "diff", "plan_upsert", "prepare", "read_stored"]
 
 # Audit details keep values short: the audit says what changed, the entity holds the value.
 _AUDIT_VALUE_CHARS = 300
 _MAX_REPORTED = 20
 
 
-@dataclass(frozen=True, slots=True)
-class EntityChange:
-    """One entity the plan creates or updates, with the detail its audit event records."""
+class EntityChange(NamedTuple):
+    """One entity the plan creates or updates, with the detail its audit event records.
+
+    A named tuple, not a frozen dataclass: a first ingest makes one per entity.
+    """
 
     action: str  # ENTITY_CREATE | ENTITY_UPDATE
     guid: str
     type_name: str
     qualified_name: str
     detail: Mapping[str, Any]
+
+
+@dataclass(slots=True)
+class Incoming:
+    """An entity as its source sent it, with its canonical texts and digests (computed once)."""
+
+    entity: Entity
+    attrs: str
+    rels: str
+    tags: dict[str, tuple[bool, str]]
+    #: ``atlas.json.incoming_digest`` of the entity as sent
+    digest: str
+    #: ``atlas.json.content_digest`` of the entity alone (its stored hash when it is new)
+    content: str
+
+
+def prepare(entity: Entity, digest: str, refs: list[EntityRef]) -> Incoming:
+    """The canonical texts of ``entity``; the references it holds are appended to ``refs``."""
+    attrs = attributes_json(entity.attributes, refs)
+    rels = attributes_json(entity.relationship_attributes, refs)
+    tags = classification_texts(entity)
+    content = content_digest(entity.type_name, entity.qualified_name, attrs, rels, tags_json(tags), entity.status)
+    return Incoming(entity, attrs, rels, tags, digest, content)
 
 
 @dataclass
@@ -68,6 +93,8 @@ class WritePlan:
     #: updated entities whose status changes (deleted or reactivated)
     status_changed: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
+    #: (guid, incoming digest) of unchanged entities whose stored digest is stale (bookkeeping only)
+    digest_refresh: list[tuple[str, str]] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     #: edges, direct tags or a status changed: propagated tags are due for a recompute
     lineage_changed: bool = False
@@ -99,14 +126,8 @@ class StoredState:
 
 def _skippable(session: Session, digests: Mapping[str, str], source: str) -> set[str]:
     """Guids whose stored entity was last written by ``source`` from the same incoming digest."""
-    same: set[str] = set()
-    guids = list(digests)
-    for chunk in chunks(guids):
-        query = select(EntityRow.guid, EntityRow.incoming_hash).where(
-            EntityRow.guid.in_(chunk), EntityRow.source == source
-        )
-        same.update(guid for guid, stored in session.execute(query) if stored == digests[guid])
-    return same
+    sql = "SELECT guid, incoming_hash FROM entity WHERE source = {p} AND guid IN ({in})"
+    return {guid for guid, stored in select_in(session, sql, (source,), list(digests)) if stored == digests[guid]}
 
 
 def read_stored(session: Session, guids: Sequence[str], refs: Iterable[str]) -> StoredState:
@@ -114,7 +135,7 @@ def read_stored(session: Session, guids: Sequence[str], refs: Iterable[str]) -> 
     state = StoredState()
     columns = (
         EntityRow.guid, EntityRow.attributes, EntityRow.relationship_attributes,
-        EntityRow.content_hash, EntityRow.status, EntityRow.version,
+        EntityRow.content_hash, EntityRow.incoming_hash, EntityRow.status, EntityRow.version, EntityRow.source,
     )
     for chunk in chunks(list(guids)):
         state.rows.update((row.guid, row) for row in session.execute(select(*columns).where(EntityRow.guid.in_(chunk))))
@@ -141,14 +162,15 @@ def plan_upsert(
     entities = dedupe(batch.entities)
     digests = {guid: incoming_digest(entity) for guid, entity in entities.items()}
     skipped = _skippable(session, digests, batch.source)
-    todo = {guid: e for guid, e in entities.items() if guid not in skipped}
+    todo = {guid: entity for guid, entity in entities.items() if guid not in skipped}
     validate(todo, registry)
-    refs = {guid: ref for guid, ref in _references(todo) if guid not in entities}
+    held: list[EntityRef] = []
+    incoming = {guid: prepare(entity, digests[guid], held) for guid, entity in todo.items()}
+    refs = {g for g in {ref.guid for ref in held} if g not in entities}
     stored = read_stored(session, list(todo), refs)
-    missing = sorted((refs[g] for g in set(refs) - stored.existing_refs), key=lambda m: str(m[2]))
-    if missing:
-        raise ReferenceNotFound(_missing_message(missing))
-    plan = diff(batch.source, todo, {g: digests[g] for g in todo}, stored, registry, user=user, at=at)
+    if refs - stored.existing_refs:
+        raise ReferenceNotFound(_missing_message(todo.values(), refs - stored.existing_refs))
+    plan = diff(batch.source, incoming, stored, registry, user=user, at=at)
     plan.unchanged.extend(skipped)
     plan.findings = list(batch.findings)
     return plan
@@ -212,31 +234,29 @@ def validate(entities: Mapping[str, Entity], registry: TypeRegistry) -> None:
 
 
 def _refs_in(value: Any) -> Iterator[EntityRef]:
-    """References held by an attribute value: a reference or a list of them (Atlas's shapes).
-
-    Maps and nested structures are not searched: Atlas attributes refer to entities only
-    as ``T`` or ``array<T>``, and params/metrics maps can be large.
-    """
+    """References anywhere in an attribute value (what ``attributes_json`` collected)."""
     if isinstance(value, EntityRef):
         yield value
-    elif isinstance(value, (list, tuple)):
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from _refs_in(item)
+    elif isinstance(value, (list, tuple, set, frozenset)):
         for item in value:
-            if isinstance(item, EntityRef):
-                yield item
+            yield from _refs_in(item)
 
 
-def _references(entities: Mapping[str, Entity]) -> Iterator[tuple[str, tuple[Entity, str, EntityRef]]]:
-    for entity in entities.values():
+def _missing_message(entities: Iterable[Entity], missing: set[str]) -> str:
+    """Which entity's which attribute names each missing reference (only run on the error path)."""
+    found: dict[str, tuple[Entity, str, EntityRef]] = {}
+    for entity in entities:
         for attr_map in (entity.attributes, entity.relationship_attributes):
             for key, value in attr_map.items():
                 for ref in _refs_in(value):
-                    yield ref.guid, (entity, key, ref)
-
-
-def _missing_message(missing: list[tuple[Entity, str, EntityRef]]) -> str:
+                    if ref.guid in missing:
+                        found.setdefault(ref.guid, (entity, key, ref))
     lines = [
         f"{entity}: attribute '{key}' refers to {ref}, which is neither in this ingest nor in the catalog"
-        for entity, key, ref in missing[:20]
+        for entity, key, ref in sorted(found.values(), key=lambda m: str(m[2]))[:20]
     ]
     return "\n".join(lines)
 
@@ -249,15 +269,9 @@ def _truncate(value: Any) -> Any:
     return value if len(text) <= _AUDIT_VALUE_CHARS else text[:_AUDIT_VALUE_CHARS] + "…"
 
 
-def _content_hash(type_name: str, qn: str, attrs: str, rels: str, tags: Mapping[str, Any], status: str) -> str:
-    tag_text = canonical_json(sorted([k, v[0], v[1]] for k, v in tags.items()))
-    return digest("\x1f".join((type_name, qn, attrs, rels, tag_text, status)))
-
-
 def diff(
     source: str,
-    entities: Mapping[str, Entity],
-    digests: Mapping[str, str],
+    incoming: Mapping[str, Incoming],
     stored: StoredState,
     registry: TypeRegistry,
     *,
@@ -272,19 +286,20 @@ def diff(
     written.
     """
     plan = WritePlan(source=source, user=user, at=at)
-    for guid, entity in entities.items():
+    processes: dict[str, bool] = {}
+    for guid, inc in incoming.items():
+        type_name = inc.entity.type_name
+        process = processes.get(type_name)
+        if process is None:
+            process = processes[type_name] = registry.is_process(type_name)
         old = stored.rows.get(guid)
         if old is None:
-            _plan_create(plan, guid, entity, digests[guid], registry)
+            _plan_create(plan, guid, inc, process)
         else:
-            _plan_update(plan, guid, entity, digests[guid], old, stored.tags.get(guid, ()), registry)
+            _plan_update(plan, guid, inc, old, stored.tags.get(guid, ()), process)
     plan.lineage_changed = bool(plan.edges or plan.replaced_edges or plan.tag_inserts or plan.tag_updates
                                 or plan.tag_removals or plan.status_changed)
     return plan
-
-
-def _incoming_tags(entity: Entity) -> dict[str, tuple[bool, str]]:
-    return {c.type_name: (c.propagate, canonical_json(dict(c.attributes))) for c in entity.classifications}
 
 
 def _tag_row(guid: str, type_name: str, propagate: bool, attributes: str, source: str) -> dict[str, Any]:
@@ -292,46 +307,41 @@ def _tag_row(guid: str, type_name: str, propagate: bool, attributes: str, source
             "attributes": attributes, "origin": source}
 
 
-def _plan_create(plan: WritePlan, guid: str, entity: Entity, incoming: str, registry: TypeRegistry) -> None:
-    attrs = attributes_to_atlas(entity.attributes)
-    rels = attributes_to_atlas(entity.relationship_attributes)
-    tags = _incoming_tags(entity)
-    attrs_text, rels_text = canonical_json(attrs), canonical_json(rels)
-    content = _content_hash(entity.type_name, entity.qualified_name, attrs_text, rels_text, tags, entity.status)
-    process = registry.is_process(entity.type_name)
-    name = attrs.get("name")
+def _plan_create(plan: WritePlan, guid: str, inc: Incoming, process: bool) -> None:
+    entity = inc.entity
+    name = entity.attributes.get("name")
     plan.inserts.append({
         "guid": guid, "type_name": entity.type_name, "qualified_name": entity.qualified_name,
         "name": str(name) if name is not None else None, "is_process": process, "status": entity.status,
-        "attributes": attrs_text, "relationship_attributes": rels_text, "content_hash": content,
-        "incoming_hash": incoming, "version": 1, "created_at": plan.at, "updated_at": plan.at,
+        "attributes": inc.attrs, "relationship_attributes": inc.rels, "content_hash": inc.content,
+        "incoming_hash": inc.digest, "version": 1, "created_at": plan.at, "updated_at": plan.at,
         "created_by": plan.user, "updated_by": plan.user, "source": plan.source,
     })
-    detail: dict[str, Any] = {"attributes": sorted(attrs), "hash": content}
-    if tags:
-        detail["classifications"] = sorted(tags)
+    detail: dict[str, Any] = {"attributes": sorted(entity.attributes), "hash": inc.content}
+    if inc.tags:
+        detail["classifications"] = sorted(inc.tags)
     plan.changes.append(EntityChange("ENTITY_CREATE", guid, entity.type_name, entity.qualified_name, detail))
     if process:
         _plan_edges(plan, guid, entity)
-    plan.tag_inserts.extend(_tag_row(guid, t, p, a, plan.source) for t, (p, a) in tags.items())
+    if inc.tags:
+        plan.tag_inserts.extend(_tag_row(guid, t, p, a, plan.source) for t, (p, a) in inc.tags.items())
 
 
-def _plan_update(
-    plan: WritePlan, guid: str, entity: Entity, incoming: str, old: Any, old_tags: Sequence[Any],
-    registry: TypeRegistry,
-) -> None:
-    attrs = attributes_to_atlas(entity.attributes)
-    rels = attributes_to_atlas(entity.relationship_attributes)
-    tags = _incoming_tags(entity)
+def _plan_update(plan: WritePlan, guid: str, inc: Incoming, old: Any, old_tags: Sequence[Any], process: bool) -> None:
+    entity, tags = inc.entity, inc.tags
     old_attrs = json.loads(old.attributes)
     old_rel = json.loads(old.relationship_attributes)
-    merged, merged_rel = {**old_attrs, **attrs}, {**old_rel, **rels}
+    merged, merged_rel = {**old_attrs, **json.loads(inc.attrs)}, {**old_rel, **json.loads(inc.rels)}
     kept = {r.type_name: (r.propagate, r.attributes) for r in old_tags if r.origin != plan.source}
     all_tags = {**kept, **tags}
     attrs_text, rels_text = canonical_json(merged), canonical_json(merged_rel)
-    content = _content_hash(entity.type_name, entity.qualified_name, attrs_text, rels_text, all_tags, entity.status)
+    content = content_digest(
+        entity.type_name, entity.qualified_name, attrs_text, rels_text, tags_json(all_tags), entity.status
+    )
     if old.content_hash == content:
         plan.unchanged.append(guid)
+        if old.source == plan.source and old.incoming_hash != inc.digest:
+            plan.digest_refresh.append((guid, inc.digest))
         return
     changed = {
         key: [_truncate(old_attrs.get(key)), _truncate(merged.get(key))]
@@ -345,23 +355,30 @@ def _plan_update(
     status_changed = old.status != entity.status
     if status_changed:
         detail["status"] = [old.status, entity.status]
+        plan.status_changed.append(guid)
     name = merged.get("name")
     plan.updates.append({
         "b_guid": guid, "name": str(name) if name is not None else None, "status": entity.status,
         "attributes": attrs_text, "relationship_attributes": rels_text, "content_hash": content,
-        "incoming_hash": incoming, "version": old.version + 1, "updated_at": plan.at,
+        "incoming_hash": inc.digest, "version": old.version + 1, "updated_at": plan.at,
         "updated_by": plan.user, "source": plan.source,
     })
-    if status_changed:
-        plan.status_changed.append(guid)
     old_all = {r.type_name: (r.propagate, r.attributes) for r in old_tags}
     if old_all != all_tags:
         detail["classifications"] = [sorted(old_all), sorted(all_tags)]
     plan.changes.append(EntityChange("ENTITY_UPDATE", guid, entity.type_name, entity.qualified_name, detail))
-    if registry.is_process(entity.type_name) and ("inputs" in changed or "outputs" in changed or status_changed):
+    if process and ("inputs" in changed or "outputs" in changed or status_changed):
         plan.replaced_edges.append(guid)
         _plan_edges(plan, guid, entity)
-    mine = {r.type_name: (r.propagate, r.attributes) for r in old_tags if r.origin == plan.source}
+    _plan_tag_changes(plan, guid, tags, old_tags, old_all)
+
+
+def _plan_tag_changes(
+    plan: WritePlan, guid: str, tags: Mapping[str, tuple[bool, str]], old_tags: Sequence[Any],
+    old_all: Mapping[str, tuple[bool, str]],
+) -> None:
+    """This source's direct tags on a stored entity: remove what it dropped, add or update the rest."""
+    mine = {r.type_name for r in old_tags if r.origin == plan.source}
     plan.tag_removals.extend((guid, t) for t in mine if t not in tags)
     for t, (p, a) in tags.items():
         before = old_all.get(t)

@@ -6,16 +6,18 @@ safe to hand to templates after the session ends.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import literal, or_, select
+from sqlalchemy import Select, String, any_, bindparam, case, func, literal, literal_column, or_, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from catalog.canonical import chunks
-from catalog.model import ACTIVE, StoredClassification, StoredEntity
+from catalog.model import ACTIVE, LINEAGE_HEADER_KEYS, EntityHeader, StoredClassification, StoredEntity
 from catalog.store.schema import (
     OUTPUT_EDGE,
     AuditRow,
@@ -28,6 +30,7 @@ __all__ = [
     "AuditEvent",
     "get_entity",
     "get_entities",
+    "get_headers",
     "find_by_qualified_name",
     "producers_of",
     "search",
@@ -108,6 +111,103 @@ def get_entities(session: Session, guids: Sequence[str]) -> dict[str, StoredEnti
         rows.extend(session.execute(select(*_ENTITY_COLUMNS).where(EntityRow.guid.in_(chunk))))
     tags = _tags_for(session, [r.guid for r in rows])
     return {e.guid: e for e in _stored(rows, tags)}
+
+
+# ------------------------------------------------------------------ entity headers
+#
+# A header needs five attributes of an entity, whose stored JSON text may be large (a run's
+# params, metrics and tags). On SQLite the database picks them out (``->``; SQLite caches the
+# parse of a row's text, so ``json_valid`` and the lookups cost one parse) and Python parses
+# only those small texts: 13x less time than ``json.loads`` of the whole text at 35 kB, 3x at
+# 350 bytes. SQLite refuses the ``NaN``/``Infinity`` that Python's json module writes (a metric
+# can be NaN): for such a text (``json_valid`` false) the full text comes back instead. On
+# PostgreSQL the full text comes back: its JSON functions cost more than Python's parser
+# (``json_each`` + ``json_object_agg``: 1.5-2x ``json.loads``, plus a guard against ``NaN``,
+# measured on PostgreSQL 15 at 350 bytes and 35 kB).
+
+_HEADER_FIXED = 9  # columns of a header row before SQLite's picked attribute texts
+
+
+def _picked_sqlite(attributes: Any) -> tuple[Any, list[Any]]:
+    """The full text only when SQLite cannot parse it; one JSON text (NULL: absent) per header key."""
+    valid = func.json_valid(attributes) == literal_column("1")
+    picked = [
+        case((valid, attributes.op("->")(literal_column(f"'$.{key}'"))), else_=None).label(f"a_{key}")
+        for key in LINEAGE_HEADER_KEYS
+    ]
+    return case((valid, None), else_=attributes).label("raw"), picked
+
+
+@functools.cache
+def _header_statement(dialect: str) -> Select:
+    """Header columns and classifications (one row per tag) of the entities ``guids``, by dialect.
+
+    ``guids`` is one parameter (SQLite: a JSON array text; PostgreSQL: an array), so the
+    statement text never varies: PostgreSQL prepares it once and reuses its plan.
+    """
+    e = EntityRow.__table__
+    c = ClassificationRow.__table__
+    if dialect == "sqlite":
+        raw, picked = _picked_sqlite(e.c.attributes)
+        wanted = e.c.guid.in_(select(literal_column("value")).select_from(func.json_each(bindparam("guids"))))
+    else:
+        raw, picked = e.c.attributes.label("raw"), []
+        wanted = e.c.guid == any_(bindparam("guids", type_=ARRAY(String)))
+    return (
+        select(e.c.guid, e.c.type_name, e.c.qualified_name, e.c.status, c.c.type_name.label("tag"),
+               c.c.source_guid, c.c.propagate, c.c.attributes.label("tag_attributes"), raw, *picked)
+        .select_from(e.outerjoin(c, c.c.entity_guid == e.c.guid))
+        .where(wanted)
+    )
+
+
+def _header_attributes(rows: Sequence[Any]) -> list[dict[str, Any]]:
+    """Each row's header attributes, in ``LINEAGE_HEADER_KEYS`` order: one ``json.loads`` for all rows."""
+    texts: list[str] = []
+    for row in rows:
+        if row.raw is not None:
+            texts.append(row.raw)
+        else:
+            texts.extend(t for t in row[_HEADER_FIXED:] if t is not None)
+    values = iter(json.loads("[" + ",".join(texts) + "]"))
+    out = []
+    for row in rows:
+        if row.raw is not None:
+            full = next(values)
+            out.append({k: full[k] for k in LINEAGE_HEADER_KEYS if k in full})
+        else:
+            out.append({k: next(values) for k, t in zip(LINEAGE_HEADER_KEYS, row[_HEADER_FIXED:]) if t is not None})
+    return out
+
+
+def get_headers(session: Session, guids: Sequence[str]) -> dict[str, EntityHeader]:
+    """``EntityHeader`` values of ``guids`` (those that exist), by guid in ``guids`` order; one query.
+
+    The same names and values as ``get_entities`` for the header's attributes and the
+    classifications, without building the rest of the attribute map (SQLite or PostgreSQL).
+    """
+    dialect = session.get_bind().dialect.name
+    wanted = list(guids)
+    param = json.dumps(wanted) if dialect == "sqlite" else wanted
+    rows: dict[str, Any] = {}
+    tags: dict[str, list[StoredClassification]] = {}
+    for row in session.execute(_header_statement(dialect), {"guids": param}):
+        rows.setdefault(row.guid, row)
+        if row.tag is not None:
+            tags.setdefault(row.guid, []).append(StoredClassification(
+                row.tag, row.guid, row.source_guid, row.propagate, json.loads(row.tag_attributes)))
+    found = [g for g in dict.fromkeys(wanted) if g in rows]
+    return {
+        guid: EntityHeader(
+            guid=guid,
+            type_name=rows[guid].type_name,
+            qualified_name=rows[guid].qualified_name,
+            status=rows[guid].status,
+            attributes=attrs,
+            classifications=tuple(sorted(tags.get(guid, ()), key=lambda t: (t.type_name, t.source_guid))),
+        )
+        for guid, attrs in zip(found, _header_attributes([rows[g] for g in found]), strict=True)
+    }
 
 
 def get_entity(session: Session, guid: str) -> StoredEntity | None:

@@ -6,6 +6,8 @@ two agree.
 
 from __future__ import annotations
 
+import operator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -20,6 +22,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
+from catalog.canonical import chunks
+
 __all__ = [
     "Base",
     "EntityRow",
@@ -32,6 +36,8 @@ __all__ = [
     "OUTPUT_EDGE",
     "now_ms",
     "insert_ignoring_conflicts",
+    "bulk_insert",
+    "select_in",
 ]
 
 INPUT_EDGE = "I"  # dataset -> process (dataset_process_inputs)
@@ -158,3 +164,56 @@ def insert_ignoring_conflicts(session: Session, table: Any):
     if dialect == "sqlite":
         return sqlite.insert(table).on_conflict_do_nothing()
     return table.insert()
+
+
+_MARKERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
+
+
+def bulk_insert(session: Session, table: Any, rows: list[dict[str, Any]]) -> None:
+    """Insert many rows in one DBAPI ``executemany``, skipping rows whose key already exists.
+
+    Why not ``session.execute(insert, rows)``: SQLAlchemy processes every row's
+    parameters in Python, which costs as much as SQLite's own work at 100k rows; the
+    values here are plain str/int/bool already. Same ``ON CONFLICT DO NOTHING`` as
+    ``insert_ignoring_conflicts`` (a concurrent writer's identical row wins).
+    """
+    if not rows:
+        return
+    dialect = session.get_bind().dialect
+    marker = _marker(session)
+    if marker is None:
+        session.execute(insert_ignoring_conflicts(session, table), rows)
+        return
+    columns = list(rows[0])
+    names = ", ".join(dialect.identifier_preparer.quote(c) for c in columns)
+    sql = (f"INSERT INTO {dialect.identifier_preparer.format_table(table)} ({names}) "
+           f"VALUES ({', '.join([marker] * len(columns))}) ON CONFLICT DO NOTHING")
+    values = list(map(operator.itemgetter(*columns), rows)) if len(columns) > 1 else [(r[columns[0]],) for r in rows]
+    cursor = session.connection().connection.cursor()
+    try:
+        cursor.executemany(sql, values)
+    finally:
+        cursor.close()
+
+
+def _marker(session: Session) -> str | None:
+    dialect = session.get_bind().dialect
+    return _MARKERS.get(dialect.paramstyle) if dialect.name in ("sqlite", "postgresql") else None
+
+
+def select_in(session: Session, sql: str, fixed: tuple[Any, ...], keys: Sequence[Any]) -> Iterator[tuple]:
+    """Rows of ``sql`` (one ``{in}`` placeholder, ``{p}`` for each fixed parameter) for ``keys`` in chunks.
+
+    On the DBAPI cursor directly: an unchanged re-ingest reads one row per entity, and
+    SQLAlchemy's row processing would cost more than the query. ``sql`` is ours; all
+    values travel as bound parameters.
+    """
+    marker = _marker(session) or "?"
+    cursor = session.connection().connection.cursor()
+    try:
+        for chunk in chunks(keys):
+            text = sql.format(p=marker, **{"in": ", ".join([marker] * len(chunk))})
+            cursor.execute(text, (*fixed, *chunk))
+            yield from cursor.fetchall()
+    finally:
+        cursor.close()

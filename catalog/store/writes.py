@@ -26,7 +26,7 @@ from catalog.store.schema import (
     ClassificationRow,
     EdgeRow,
     EntityRow,
-    insert_ignoring_conflicts,
+    bulk_insert,
     now_ms,
 )
 
@@ -92,8 +92,14 @@ _UPDATE_COLUMNS = (
 
 def apply_plan(session: Session, plan: WritePlan, *, recompute_tags: bool = True) -> IngestResult:
     """Write exactly what ``plan`` says, in the caller's transaction."""
-    if plan.inserts:
-        session.execute(insert_ignoring_conflicts(session, EntityRow.__table__), plan.inserts)
+    bulk_insert(session, EntityRow.__table__, plan.inserts)
+    if plan.digest_refresh:
+        table = EntityRow.__table__
+        session.execute(
+            update(table).where(table.c.guid == bindparam("b_guid")).values(incoming_hash=bindparam("digest")),
+            [{"b_guid": g, "digest": d} for g, d in plan.digest_refresh],
+            execution_options={"synchronize_session": False},
+        )
     if plan.updates:
         table = EntityRow.__table__
         statement = update(table).where(table.c.guid == bindparam("b_guid"))
@@ -101,12 +107,11 @@ def apply_plan(session: Session, plan: WritePlan, *, recompute_tags: bool = True
         session.execute(statement, plan.updates, execution_options={"synchronize_session": False})
     _write_edges(session, plan.replaced_edges, plan.edges)
     _write_tags(session, plan)
-    if plan.changes:
-        session.execute(AuditRow.__table__.insert(), [
-            {"at": plan.at, "user": plan.user, "source": plan.source, "action": c.action, "entity_guid": c.guid,
-             "type_name": c.type_name, "qualified_name": c.qualified_name, "detail": canonical_json(c.detail)}
-            for c in plan.changes
-        ])
+    bulk_insert(session, AuditRow.__table__, [
+        {"at": plan.at, "user": plan.user, "source": plan.source, "action": c.action, "entity_guid": c.guid,
+         "type_name": c.type_name, "qualified_name": c.qualified_name, "detail": canonical_json(c.detail)}
+        for c in plan.changes
+    ])
     result = IngestResult(
         created=plan.created, updated=plan.updated, unchanged_guids=list(plan.unchanged),
         findings=list(plan.findings), lineage_changed=plan.lineage_changed,
@@ -122,8 +127,7 @@ def _write_edges(session: Session, replaced: Sequence[str], edges: list[dict[str
         session.execute(delete(EdgeRow).where(EdgeRow.to_guid.in_(chunk), EdgeRow.direction == INPUT_EDGE))
         session.execute(delete(EdgeRow).where(EdgeRow.from_guid.in_(chunk), EdgeRow.direction == OUTPUT_EDGE))
     if edges:
-        unique = list({(e["from_guid"], e["to_guid"]): e for e in edges}.values())
-        session.execute(insert_ignoring_conflicts(session, EdgeRow.__table__), unique)
+        bulk_insert(session, EdgeRow.__table__, list({(e["from_guid"], e["to_guid"]): e for e in edges}.values()))
 
 
 def _write_tags(session: Session, plan: WritePlan) -> None:
@@ -141,8 +145,7 @@ def _write_tags(session: Session, plan: WritePlan) -> None:
             ),
             [{**r, "b_guid": r["entity_guid"], "b_type": r["type_name"]} for r in plan.tag_updates],
         )
-    if plan.tag_inserts:
-        session.execute(insert_ignoring_conflicts(session, table), plan.tag_inserts)
+    bulk_insert(session, table, plan.tag_inserts)
 
 
 def delete_entity(session: Session, guid: str, *, user: str, source: str, at: int | None = None) -> bool:

@@ -26,7 +26,7 @@ Checker = Callable[[Any], "str | None"]
 """Returns None when the value fits, else the message tail after ``attribute 'x'``."""
 
 
-def _describe(value: Any) -> str:
+def describe(value: Any) -> str:
     """A short 'type value' rendering of what was given, for error messages."""
     if isinstance(value, EntityRef):
         return f"a reference to {value.type_name} '{value.qualified_name}'"
@@ -39,19 +39,19 @@ def _describe(value: Any) -> str:
     return f"{type(value).__name__} {text}"
 
 
-def _check_string(value: Any) -> str | None:
+def check_string(value: Any) -> str | None:
     if not isinstance(value, str):
-        return f" expects string, got {_describe(value)}"
+        return f" expects string, got {describe(value)}"
     # a surrogate code point (e.g. from surrogateescape decoding) cannot be stored as UTF-8
     lone = None if value.isascii() else _SURROGATE.search(value)
     if lone is not None:
-        return (f" expects string, got {_describe(value)} "
+        return (f" expects string, got {describe(value)} "
                 f"(not valid Unicode text: lone surrogate U+{ord(lone.group()):04X})")
     return None
 
 
 def _check_boolean(value: Any) -> str | None:
-    return None if value is True or value is False else f" expects boolean, got {_describe(value)}"
+    return None if value is True or value is False else f" expects boolean, got {describe(value)}"
 
 
 def _int_checker(type_name: str) -> Checker:
@@ -59,7 +59,7 @@ def _int_checker(type_name: str) -> Checker:
 
     def check(value: Any) -> str | None:
         if not isinstance(value, int) or isinstance(value, bool):
-            return f" expects {type_name}, got {_describe(value)}"
+            return f" expects {type_name}, got {describe(value)}"
         if low is not None and not low <= value <= high:
             return f" expects {type_name}, got int {value} (outside {low}..{high})"
         return None
@@ -70,14 +70,14 @@ def _float_checker(type_name: str) -> Checker:
     def check(value: Any) -> str | None:
         if isinstance(value, (float, int)) and not isinstance(value, bool):
             return None
-        return f" expects {type_name}, got {_describe(value)}"
+        return f" expects {type_name}, got {describe(value)}"
     return check
 
 
 def _check_bigdecimal(value: Any) -> str | None:
     if isinstance(value, numbers.Number) and not isinstance(value, (bool, complex)):
         return None
-    return f" expects bigdecimal, got {_describe(value)}"
+    return f" expects bigdecimal, got {describe(value)}"
 
 
 def _check_date(value: Any) -> str | None:
@@ -91,18 +91,18 @@ def _check_date(value: Any) -> str | None:
         return None
     if isinstance(value, int) and not isinstance(value, bool):
         return None
-    return f" expects date (epoch milliseconds int or ISO-8601 string), got {_describe(value)}"
+    return f" expects date (epoch milliseconds int or ISO-8601 string), got {describe(value)}"
 
 
-_PRIMITIVE_CHECKERS: dict[str, Checker] = {
-    "string": _check_string, "boolean": _check_boolean, "date": _check_date, "bigdecimal": _check_bigdecimal,
+PRIMITIVE_CHECKERS: dict[str, Checker] = {
+    "string": check_string, "boolean": _check_boolean, "date": _check_date, "bigdecimal": _check_bigdecimal,
     "byte": _int_checker("byte"), "short": _int_checker("short"), "int": _int_checker("int"),
     "long": _int_checker("long"), "biginteger": _int_checker("biginteger"),
     "float": _float_checker("float"), "double": _float_checker("double"),
 }
 
 
-def _enum_checker(values: frozenset[str], expects: str) -> Checker:
+def enum_checker(values: frozenset[str], expects: str) -> Checker:
     lowered = {v.lower(): v for v in values}
 
     def check(value: Any) -> str | None:
@@ -111,14 +111,14 @@ def _enum_checker(values: frozenset[str], expects: str) -> Checker:
         hint = ""
         if isinstance(value, str) and value.lower() in lowered:
             hint = f"; did you mean '{lowered[value.lower()]}'?"
-        return f" expects {expects}, got {_describe(value)}{hint}"
+        return f" expects {expects}, got {describe(value)}{hint}"
     return check
 
 
-def _reference_checker(type_name: str, ancestors: dict[str, frozenset[str]]) -> Checker:
+def reference_checker(type_name: str, ancestors: dict[str, frozenset[str]]) -> Checker:
     def check(value: Any) -> str | None:
         if not isinstance(value, EntityRef):
-            return f" expects a reference to {type_name} (EntityRef), got {_describe(value)}"
+            return f" expects a reference to {type_name} (EntityRef), got {describe(value)}"
         found = ancestors.get(value.type_name)
         if found is not None and type_name in found:
             return None
@@ -128,10 +128,10 @@ def _reference_checker(type_name: str, ancestors: dict[str, frozenset[str]]) -> 
     return check
 
 
-def _array_checker(element: Checker, element_expects: str, expects: str) -> Checker:
+def array_checker(element: Checker, element_expects: str, expects: str) -> Checker:
     def check(value: Any) -> str | None:
         if not isinstance(value, _SEQUENCES):
-            return f" expects {expects}, got {_describe(value)}"
+            return f" expects {expects}, got {describe(value)}"
         for index, item in enumerate(value):
             frag = element(item) if item is not None else f" expects {element_expects}, got None"
             if frag is not None:
@@ -140,10 +140,10 @@ def _array_checker(element: Checker, element_expects: str, expects: str) -> Chec
     return check
 
 
-def _map_checker(key: Checker, value_checker: Checker, value_expects: str, expects: str) -> Checker:
+def map_checker(key: Checker, value_checker: Checker, value_expects: str, expects: str) -> Checker:
     def check(value: Any) -> str | None:
         if not isinstance(value, Mapping):
-            return f" expects {expects}, got {_describe(value)}"
+            return f" expects {expects}, got {describe(value)}"
         for k, item in value.items():
             frag = key(k)
             if frag is not None:

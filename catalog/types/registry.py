@@ -5,7 +5,7 @@ The registry speaks Atlas's own typedef format (``enumDefs``, ``structDefs``,
 ``businessMetadataDefs``), so the packaged typedefs, an export from a real Atlas
 and a body posted to ``/api/atlas/v2/types/typedefs`` all load the same way.
 
-A registry holds one immutable ``_State``; ``load`` builds and resolves a new
+A registry holds one immutable ``State``; ``load`` builds and resolves a new
 state and swaps it in only when every name resolves, so a failed load changes
 nothing and readers never see a half-loaded registry. Validation tables are
 compiled per type on first use and cached on the state.
@@ -22,17 +22,15 @@ from typing import Any
 
 from catalog.errors import EntityValidationError, TypeDefError, UnknownTypeError, did_you_mean
 from catalog.model import Entity
-from catalog.types.checkers import (
-    _describe,
-)
+from catalog.types.checkers import check_string, describe
 from catalog.types.resolved import (
-    _CATEGORY,
-    _EMPTY,
-    _KIND,
+    CATEGORY,
+    EMPTY,
+    KIND,
     PRIMITIVE_TYPES,
     SECTIONS,
-    _State,
-    _Table,
+    State,
+    Table,
 )
 
 __all__ = ["TypeRegistry", "TYPEDEFS_DIR", "PRIMITIVE_TYPES"]
@@ -42,7 +40,7 @@ TYPEDEFS_DIR = Path(__file__).with_name("typedefs")
 
 # -- the registry -----------------------------------------------------------------------------
 
-_default_state: _State | None = None
+_default_state: State | None = None
 _default_lock = threading.Lock()
 
 
@@ -54,7 +52,7 @@ class TypeRegistry:
     """Atlas types by name: loads AtlasTypesDef JSON, answers is-a questions, validates entities."""
 
     def __init__(self) -> None:
-        self._state = _EMPTY
+        self._state = EMPTY
 
     @classmethod
     def default(cls) -> TypeRegistry:
@@ -80,7 +78,7 @@ class TypeRegistry:
         ``replace``; afterwards every referenced type must resolve.
         """
         if not isinstance(typesdef, Mapping):
-            raise TypeDefError(f"{source}: expects an AtlasTypesDef object, got {_describe(typesdef)}")
+            raise TypeDefError(f"{source}: expects an AtlasTypesDef object, got {describe(typesdef)}")
         for key in typesdef:
             if key not in SECTIONS and not str(key).startswith("_"):
                 raise TypeDefError(f"{source}: unknown AtlasTypesDef key '{key}'{did_you_mean(str(key), SECTIONS)} "
@@ -92,27 +90,27 @@ class TypeRegistry:
         for section in SECTIONS:
             items = typesdef.get(section) or []
             if not isinstance(items, list):
-                raise TypeDefError(f"{source}: {section} expects a list of typedefs, got {_describe(items)}")
+                raise TypeDefError(f"{source}: {section} expects a list of typedefs, got {describe(items)}")
             for d in items:
                 name = d.get("name") if isinstance(d, Mapping) else None
                 if not isinstance(name, str) or not name:
-                    raise TypeDefError(f"{source}: every {_KIND[section]} needs a non-empty string 'name', "
-                                       f"got {_describe(d)}")
+                    raise TypeDefError(f"{source}: every {KIND[section]} needs a non-empty string 'name', "
+                                       f"got {describe(d)}")
                 if name in PRIMITIVE_TYPES or name in ("array", "map"):
-                    raise TypeDefError(f"{source}: {_KIND[section]} '{name}': '{name}' is a built-in type name")
+                    raise TypeDefError(f"{source}: {KIND[section]} '{name}': '{name}' is a built-in type name")
                 if name in loaded:
-                    raise TypeDefError(f"{source}: {_KIND[section]} '{name}' is defined twice in this typesdef")
+                    raise TypeDefError(f"{source}: {KIND[section]} '{name}' is defined twice in this typesdef")
                 if name in kind:
                     if not replace:
-                        raise TypeDefError(f"{source}: {_KIND[section]} '{name}' already exists (defined by "
+                        raise TypeDefError(f"{source}: {KIND[section]} '{name}' already exists (defined by "
                                            f"{where[name]}); load with replace=True to redefine it")
                     if kind[name] != section:
-                        raise TypeDefError(f"{source}: {_KIND[section]} '{name}' would replace a "
-                                           f"{_KIND[kind[name]]} of that name (defined by {where[name]})")
+                        raise TypeDefError(f"{source}: {KIND[section]} '{name}' would replace a "
+                                           f"{KIND[kind[name]]} of that name (defined by {where[name]})")
                 defs[section][name] = copy.deepcopy(dict(d))
                 kind[name], where[name] = section, source
                 loaded.add(name)
-        self._state = _State(defs, kind, where)
+        self._state = State(defs, kind, where)
 
     def load_file(self, path: str | Path, *, replace: bool = False) -> None:
         """Load an AtlasTypesDef JSON file (ours, or one exported from Atlas)."""
@@ -132,7 +130,7 @@ class TypeRegistry:
         found = state.defs[section].get(name)
         if found is None:
             what = "entity type" if section == "entityDefs" else "classification"
-            other = f" ('{name}' is a {_KIND[state.kind[name]]})" if name in state.kind else ""
+            other = f" ('{name}' is a {KIND[state.kind[name]]})" if name in state.kind else ""
             raise UnknownTypeError(f"unknown {what} '{name}'{other}{did_you_mean(name, state.defs[section])}")
         return found
 
@@ -191,7 +189,7 @@ class TypeRegistry:
         """Everything loaded as one AtlasTypesDef (Atlas's GET /api/atlas/v2/types/typedefs)."""
         state = self._state
         return {
-            section: [{"category": _CATEGORY[section], **copy.deepcopy(d)} for d in state.defs[section].values()]
+            section: [{"category": CATEGORY[section], **copy.deepcopy(d)} for d in state.defs[section].values()]
             for section in SECTIONS
         }
 
@@ -232,22 +230,25 @@ class TypeRegistry:
             self._check_classifications(entity)
         if table.has_qualified_name and (not isinstance(entity.qualified_name, str) or not entity.qualified_name):
             raise EntityValidationError(f"{_label(entity)}: attribute 'qualifiedName' is mandatory: "
-                                        f"expects a non-empty string, got {_describe(entity.qualified_name)}")
+                                        f"expects a non-empty string, got {describe(entity.qualified_name)}")
+        bad = check_string(entity.qualified_name) if isinstance(entity.qualified_name, str) else None
+        if bad is not None:
+            raise EntityValidationError(f"{_label(entity)}: attribute 'qualifiedName'{bad}")
 
     def _require_entity_type(self, entity: Entity) -> None:
         state = self._state
         if entity.type_name not in state.defs["entityDefs"]:
             name = entity.type_name
-            other = f" ('{name}' is a {_KIND[state.kind[name]]})" if name in state.kind else ""
+            other = f" ('{name}' is a {KIND[state.kind[name]]})" if name in state.kind else ""
             raise UnknownTypeError(f"{_label(entity)}: unknown entity type '{name}'{other}"
                                    + did_you_mean(str(name), state.defs["entityDefs"]))
 
-    def _check_other_attribute(self, entity: Entity, table: _Table, name: str, value: Any) -> None:
+    def _check_other_attribute(self, entity: Entity, table: Table, name: str, value: Any) -> None:
         """An attribute with no checker: qualifiedName, a relationship end (Atlas moves those), or unknown."""
         if name == "qualifiedName" and table.has_qualified_name:
             if value is not None and value != entity.qualified_name:
                 raise EntityValidationError(f"{_label(entity)}: attribute 'qualifiedName' expects the entity's "
-                                            f"qualifiedName '{entity.qualified_name}', got {_describe(value)}")
+                                            f"qualifiedName '{entity.qualified_name}', got {describe(value)}")
             return
         rel = table.rel_checkers.get(name)
         if rel is not None:
@@ -258,9 +259,9 @@ class TypeRegistry:
         known = [*table.checkers, *table.rel_checkers]
         hint = did_you_mean(name, known) or f" (attributes: {', '.join(sorted(known))})"
         raise EntityValidationError(f"{_label(entity)}: attribute '{name}' is not an attribute of "
-                                    f"{entity.type_name}, got {_describe(value)}{hint}")
+                                    f"{entity.type_name}, got {describe(value)}{hint}")
 
-    def _not_a_relationship(self, entity: Entity, table: _Table, name: str) -> str:
+    def _not_a_relationship(self, entity: Entity, table: Table, name: str) -> str:
         ends = sorted(table.rel_checkers)
         hint = did_you_mean(name, ends) or f" (relationship attributes: {', '.join(ends) or 'none'})"
         return (f"{_label(entity)}: relationship attribute '{name}' is not a relationship end of "

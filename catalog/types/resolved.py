@@ -1,6 +1,6 @@
 """Resolved typedefs: the immutable state a ``TypeRegistry`` swaps in after a load.
 
-A ``_State`` checks the shape of every def, resolves every name it uses (super types,
+A ``State`` checks the shape of every def, resolves every name it uses (super types,
 attribute types, relationship ends), and compiles per-type validation tables on first
 use. ``TypeRegistry.load`` builds a new state and keeps it only when all of that
 succeeds, so a failed load changes nothing.
@@ -14,21 +14,21 @@ from typing import Any
 
 from catalog.errors import TypeDefError, did_you_mean
 from catalog.types.checkers import (
-    _PRIMITIVE_CHECKERS,
+    PRIMITIVE_CHECKERS,
     Checker,
-    _array_checker,
-    _describe,
-    _enum_checker,
-    _map_checker,
-    _reference_checker,
+    array_checker,
+    describe,
+    enum_checker,
+    map_checker,
+    reference_checker,
 )
 
 SECTIONS = ("enumDefs", "structDefs", "classificationDefs", "entityDefs", "relationshipDefs", "businessMetadataDefs")
-_KIND = {
+KIND = {
     "enumDefs": "enumDef", "structDefs": "structDef", "classificationDefs": "classificationDef",
     "entityDefs": "entityDef", "relationshipDefs": "relationshipDef", "businessMetadataDefs": "businessMetadataDef",
 }
-_CATEGORY = {
+CATEGORY = {
     "enumDefs": "ENUM", "structDefs": "STRUCT", "classificationDefs": "CLASSIFICATION",
     "entityDefs": "ENTITY", "relationshipDefs": "RELATIONSHIP", "businessMetadataDefs": "BUSINESS_METADATA",
 }
@@ -54,7 +54,7 @@ def _split_type(type_name: str) -> tuple[str, tuple[str, ...]]:
     return "name", (type_name,)
 
 
-class _Table:
+class Table:
     """Per-type validation table: attribute checkers, mandatory names, relationship ends."""
 
     __slots__ = ("type_name", "checkers", "mandatory", "rel_checkers", "has_qualified_name", "is_entity")
@@ -69,7 +69,7 @@ class _Table:
         self.is_entity = is_entity
 
 
-class _State:
+class State:
     """Everything loaded, resolved; never mutated after construction except its lazy caches."""
 
     def __init__(self, defs: dict[str, dict[str, dict]], kind: dict[str, str], source: dict[str, str]) -> None:
@@ -80,14 +80,14 @@ class _State:
         self.subtypes: dict[str, set[str]] = {}
         self.attributes: dict[str, dict[str, dict]] = {}
         self.rel_ends: dict[str, dict[str, list[tuple[str, str, str]]]] = {}
-        self.tables: dict[str, _Table] = {}
+        self.tables: dict[str, Table] = {}
         self.checkers: dict[str, Checker] = {}
         self._resolve()
 
     # -- resolution -------------------------------------------------------------------------
 
     def _fail(self, name: str, detail: str) -> TypeDefError:
-        return TypeDefError(f"{self.source[name]}: {_KIND[self.kind[name]]} '{name}': {detail}")
+        return TypeDefError(f"{self.source[name]}: {KIND[self.kind[name]]} '{name}': {detail}")
 
     def _resolve(self) -> None:
         for section in SECTIONS:
@@ -135,24 +135,24 @@ class _State:
             for end in ("endDef1", "endDef2"):
                 e = d.get(end)
                 if not (isinstance(e, Mapping) and isinstance(e.get("type"), str) and isinstance(e.get("name"), str)):
-                    raise self._fail(name, f"{end} expects an object with string 'type' and 'name', got {_describe(e)}")
+                    raise self._fail(name, f"{end} expects an object with string 'type' and 'name', got {describe(e)}")
                 self._one_of(name, f"{end} cardinality", e.get("cardinality", "SINGLE"), _CARDINALITIES)
         attrs = d.get("attributeDefs") or []
         if not isinstance(attrs, list):
-            raise self._fail(name, f"attributeDefs expects a list, got {_describe(attrs)}")
+            raise self._fail(name, f"attributeDefs expects a list, got {describe(attrs)}")
         seen: set[str] = set()
         for a in attrs:
             if not (isinstance(a, Mapping) and isinstance(a.get("name"), str) and isinstance(a.get("typeName"), str)):
-                raise self._fail(name, f"every attributeDef needs string 'name' and 'typeName', got {_describe(a)}")
+                raise self._fail(name, f"every attributeDef needs string 'name' and 'typeName', got {describe(a)}")
             if a["name"] in seen:
                 raise self._fail(name, f"attribute '{a['name']}' is defined twice")
             self._one_of(name, f"attribute '{a['name']}' cardinality", a.get("cardinality", "SINGLE"), _CARDINALITIES)
             seen.add(a["name"])
         supers = d.get("superTypes") or []
         if not isinstance(supers, list) or any(not isinstance(s, str) for s in supers):
-            raise self._fail(name, f"superTypes expects a list of type names, got {_describe(supers)}")
+            raise self._fail(name, f"superTypes expects a list of type names, got {describe(supers)}")
         if supers and section not in ("entityDefs", "classificationDefs"):
-            raise self._fail(name, f"superTypes expects nothing on a {_KIND[section]}, got {supers!r}")
+            raise self._fail(name, f"superTypes expects nothing on a {KIND[section]}, got {supers!r}")
 
     def _ancestors_of(self, name: str, section: str, path: tuple[str, ...]) -> frozenset[str]:
         done = self.ancestors.get(name)
@@ -164,7 +164,7 @@ class _State:
         for sup in self.defs[section][name].get("superTypes") or ():
             if self.kind.get(sup) != section:
                 what = ("an unknown type" if sup not in self.kind
-                        else f"a {_KIND[self.kind[sup]]}, expects an {_KIND[section]}")
+                        else f"a {KIND[self.kind[sup]]}, expects an {KIND[section]}")
                 raise self._fail(name, f"superType '{sup}' is {what}" + did_you_mean(sup, self.defs[section]))
             result |= self._ancestors_of(sup, section, path + (name,))
         self.ancestors[name] = frozenset(result)
@@ -206,7 +206,7 @@ class _State:
         if bad is None:
             return
         if bad in self.kind:
-            raise self._fail(owner, f"{where} has type '{type_name}': '{bad}' is a {_KIND[self.kind[bad]]}, "
+            raise self._fail(owner, f"{where} has type '{type_name}': '{bad}' is a {KIND[self.kind[bad]]}, "
                                     "not usable as an attribute type")
         candidates = [*PRIMITIVE_TYPES, *self.defs["enumDefs"], *self.defs["structDefs"], *self.defs["entityDefs"]]
         raise self._fail(owner, f"{where} has type '{type_name}': unknown type '{bad}'" + did_you_mean(bad, candidates))
@@ -243,7 +243,7 @@ class _State:
 
     # -- validation tables ------------------------------------------------------------------
 
-    def table(self, type_name: str, *, entity: bool = True) -> _Table:
+    def table(self, type_name: str, *, entity: bool = True) -> Table:
         table = self.tables.get(type_name)
         if table is None:
             attributes = self.attributes[type_name]
@@ -253,7 +253,7 @@ class _State:
                 if not a.get("isOptional", False) and n != "qualifiedName"
             )
             rel_checkers = {n: self._relationship_checker(ends) for n, ends in self.rel_ends.get(type_name, {}).items()}
-            table = _Table(type_name, checkers, mandatory, rel_checkers, "qualifiedName" in attributes, entity)
+            table = Table(type_name, checkers, mandatory, rel_checkers, "qualifiedName" in attributes, entity)
             self.tables[type_name] = table
         return table
 
@@ -280,23 +280,23 @@ class _State:
         shape, parts = _split_type(type_name)
         expects = self.expects(type_name)
         if shape == "array":
-            return _array_checker(self.checker(parts[0]), self.expects(parts[0]), expects)
+            return array_checker(self.checker(parts[0]), self.expects(parts[0]), expects)
         if shape == "map":
-            return _map_checker(self.checker(parts[0]), self.checker(parts[1]), self.expects(parts[1]), expects)
-        if type_name in _PRIMITIVE_CHECKERS:
-            return _PRIMITIVE_CHECKERS[type_name]
+            return map_checker(self.checker(parts[0]), self.checker(parts[1]), self.expects(parts[1]), expects)
+        if type_name in PRIMITIVE_CHECKERS:
+            return PRIMITIVE_CHECKERS[type_name]
         kind = self.kind[type_name]
         if kind == "enumDefs":
             values = frozenset(e["value"] for e in self.defs["enumDefs"][type_name].get("elementDefs") or ())
-            return _enum_checker(values, expects)
+            return enum_checker(values, expects)
         if kind == "structDefs":
             return self._struct_checker(type_name)
-        return _reference_checker(type_name, self.ancestors)
+        return reference_checker(type_name, self.ancestors)
 
     def _struct_checker(self, struct_name: str) -> Checker:
         def check(value: Any) -> str | None:
             if not isinstance(value, Mapping):
-                return f" expects struct {struct_name}, got {_describe(value)}"
+                return f" expects struct {struct_name}, got {describe(value)}"
             fields = value
             if isinstance(value.get("attributes"), Mapping) and "typeName" in value:
                 if value["typeName"] != struct_name:
@@ -305,7 +305,7 @@ class _State:
             return self.check_fields(self.table(struct_name, entity=False), fields, f"struct {struct_name} fields")
         return check
 
-    def check_fields(self, table: _Table, fields: Mapping, what: str) -> str | None:
+    def check_fields(self, table: Table, fields: Mapping, what: str) -> str | None:
         """Check a struct's or classification's attributes; the message tail or None."""
         for field_name, field_value in fields.items():
             chk = table.checkers.get(field_name)
@@ -324,8 +324,8 @@ class _State:
     def _relationship_checker(self, ends: list[tuple[str, str, str]]) -> Checker:
         checks = []
         for _rel, other, cardinality in ends:
-            single = _reference_checker(other, self.ancestors)
-            checks.append(single if cardinality == "SINGLE" else _array_checker(single, f"a reference to {other}",
+            single = reference_checker(other, self.ancestors)
+            checks.append(single if cardinality == "SINGLE" else array_checker(single, f"a reference to {other}",
                                                                                  f"a list of references to {other}"))
         if len(checks) == 1:
             return checks[0]
@@ -336,4 +336,4 @@ class _State:
         return check_any
 
 
-_EMPTY = _State({s: {} for s in SECTIONS}, {}, {})
+EMPTY = State({s: {} for s in SECTIONS}, {}, {})
