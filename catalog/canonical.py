@@ -18,9 +18,12 @@ __all__ = ["CHUNK", "canonical_json", "digest", "chunks"]
 CHUNK = 900
 
 
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
+
+
 def canonical_json(value: Any) -> str:
     """JSON text with sorted keys and no spaces; values JSON cannot hold become ``str``."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return _ENCODER.encode(value)
 
 
 def digest(value: Any) -> str:

@@ -37,6 +37,7 @@ __all__ = [
     "now_ms",
     "insert_ignoring_conflicts",
     "bulk_insert",
+    "bulk_insert_values",
     "select_in",
 ]
 
@@ -170,6 +171,15 @@ _MARKERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
 
 
 def bulk_insert(session: Session, table: Any, rows: list[dict[str, Any]]) -> None:
+    """Insert many rows (dicts with the same keys); see ``bulk_insert_values``."""
+    if rows:
+        columns = list(rows[0])
+        getter = operator.itemgetter(*columns)
+        values = list(map(getter, rows)) if len(columns) > 1 else [(getter(r),) for r in rows]
+        bulk_insert_values(session, table, columns, values)
+
+
+def bulk_insert_values(session: Session, table: Any, columns: Sequence[str], values: list[tuple]) -> None:
     """Insert many rows in one DBAPI ``executemany``, skipping rows whose key already exists.
 
     Why not ``session.execute(insert, rows)``: SQLAlchemy processes every row's
@@ -177,18 +187,16 @@ def bulk_insert(session: Session, table: Any, rows: list[dict[str, Any]]) -> Non
     values here are plain str/int/bool already. Same ``ON CONFLICT DO NOTHING`` as
     ``insert_ignoring_conflicts`` (a concurrent writer's identical row wins).
     """
-    if not rows:
+    if not values:
         return
     dialect = session.get_bind().dialect
     marker = _marker(session)
     if marker is None:
-        session.execute(insert_ignoring_conflicts(session, table), rows)
+        session.execute(insert_ignoring_conflicts(session, table), [dict(zip(columns, v, strict=True)) for v in values])
         return
-    columns = list(rows[0])
     names = ", ".join(dialect.identifier_preparer.quote(c) for c in columns)
     sql = (f"INSERT INTO {dialect.identifier_preparer.format_table(table)} ({names}) "
            f"VALUES ({', '.join([marker] * len(columns))}) ON CONFLICT DO NOTHING")
-    values = list(map(operator.itemgetter(*columns), rows)) if len(columns) > 1 else [(r[columns[0]],) for r in rows]
     cursor = session.connection().connection.cursor()
     try:
         cursor.executemany(sql, values)

@@ -27,6 +27,7 @@ from catalog.store.schema import (
     EdgeRow,
     EntityRow,
     bulk_insert,
+    bulk_insert_values,
     now_ms,
 )
 
@@ -90,6 +91,9 @@ _UPDATE_COLUMNS = (
 )
 
 
+_AUDIT_COLUMNS = ("at", "user", "source", "action", "entity_guid", "type_name", "qualified_name", "detail")
+
+
 def apply_plan(session: Session, plan: WritePlan, *, recompute_tags: bool = True) -> IngestResult:
     """Write exactly what ``plan`` says, in the caller's transaction."""
     bulk_insert(session, EntityRow.__table__, plan.inserts)
@@ -107,9 +111,9 @@ def apply_plan(session: Session, plan: WritePlan, *, recompute_tags: bool = True
         session.execute(statement, plan.updates, execution_options={"synchronize_session": False})
     _write_edges(session, plan.replaced_edges, plan.edges)
     _write_tags(session, plan)
-    bulk_insert(session, AuditRow.__table__, [
-        {"at": plan.at, "user": plan.user, "source": plan.source, "action": c.action, "entity_guid": c.guid,
-         "type_name": c.type_name, "qualified_name": c.qualified_name, "detail": canonical_json(c.detail)}
+    at, user, source = plan.at, plan.user, plan.source
+    bulk_insert_values(session, AuditRow.__table__, _AUDIT_COLUMNS, [
+        (at, user, source, c.action, c.guid, c.type_name, c.qualified_name, canonical_json(c.detail))
         for c in plan.changes
     ])
     result = IngestResult(
