@@ -24,6 +24,7 @@ from catalog.ingest.join import ModelVersionLookup, plan_ingest
 from catalog.model import ACTIVE, MODEL_VERSION, RUN, Entity, EntityRef, Finding, StoredEntity
 
 if TYPE_CHECKING:
+    from catalog.mlflow_source import MlflowRead
     from catalog.types.registry import TypeRegistry
 
 __all__ = ["IngestReport", "StoreLookup", "StoreHandle", "run_ingest"]
@@ -146,6 +147,20 @@ class StoreHandle(Protocol):
     def write_session(self) -> Session: ...
 
 
+def _read_mlflow(
+    catalog: StoreHandle, uri: str, source_name: str, cluster: str, progress: Callable[[str, int], None] | None
+) -> MlflowRead:
+    """MLflow at ``uri``, incrementally from the stored cursor of ``source_name`` when there is one."""
+    from catalog.mlflow_source import read_mlflow
+
+    cursor = None
+    if catalog.store_exists():
+        with catalog.session() as session:
+            cursor = store.get_cursor(session, source_name)
+    return read_mlflow(uri, instance=catalog.settings.mlflow_instance, cluster=cluster, cursor=cursor,
+                       progress=progress)
+
+
 def run_ingest(
     catalog: StoreHandle,
     *,
@@ -172,19 +187,7 @@ def run_ingest(
     source_name = naming.mlflow_source(settings.mlflow_instance)
     mlflow_read = None
     if mlflow_uri is not None:
-        from catalog.mlflow_source import read_mlflow
-
-        cursor = None
-        if catalog.store_exists():
-            with catalog.session() as session:
-                cursor = store.get_cursor(session, source_name)
-        mlflow_read = read_mlflow(
-            mlflow_uri,
-            instance=settings.mlflow_instance,
-            cluster=doc.cluster if doc is not None else settings.cluster,
-            cursor=cursor,
-            progress=progress,
-        )
+        mlflow_read = _read_mlflow(catalog, mlflow_uri, source_name, doc.cluster if doc else settings.cluster, progress)
         report.sources.append(source_name)
         report.mlflow_uri = redact_uri(mlflow_uri)
     with catalog.write_session() as session, session.begin():

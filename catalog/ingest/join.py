@@ -168,6 +168,43 @@ def _selector_matches(entity: Entity, model: str, selector: str | int) -> bool:
     return selector in (entity.attributes.get("aliases") or [])
 
 
+def _resolve_version(
+    model: str, selector: int | str, versions: list[Entity], lookup: ModelVersionLookup | None
+) -> tuple[EntityRef | None, int]:
+    """The version a deployment's reference names (this ingest first, then the store), and its createTime."""
+    found = next((v for v in versions if _selector_matches(v, model, selector)), None)
+    if found is not None:
+        return found.ref, int(found.attributes.get("createTime") or 0)
+    stored = lookup.version(model, selector) if lookup is not None else None
+    if stored is not None:
+        return stored.ref, int(stored.attributes.get("createTime") or 0)
+    return None, 0
+
+
+def _deployment_attributes(doc: LineageDocument, name: str, spec: Any, owner: str, created: int) -> dict[str, Any]:
+    attributes: dict[str, Any] = {
+        "name": f"{name} ({spec.target})",
+        "owner": owner,
+        "mode": spec.mode,
+        "target": spec.target,
+        "modelRef": spec.model,
+        "status": spec.status,
+        "cpuMillicores": spec.cpu_millicores,
+        "createTime": created,
+        "deployedTime": created,
+    }
+    optional = {
+        "trigger": spec.trigger,
+        "inputPath": _input_name(doc, spec.input),
+        "outputPath": spec.output.location if spec.output else None,
+        "outputFormat": spec.output.format if spec.output else None,
+        "checkpoint": spec.checkpoint,
+        "expectations": spec.expectations,
+    }
+    attributes.update({k: v for k, v in optional.items() if v})
+    return attributes
+
+
 def _deployments(
     doc: LineageDocument,
     emitted: Mapping[EntityRef, Entity],
@@ -178,43 +215,13 @@ def _deployments(
     entities: list[Entity] = []
     versions = [e for e in emitted.values() if e.type_name == MODEL_VERSION]
     for name, spec in doc.deployments.items():
-        model, selector = spec.model_name, spec.model_selector
-        cluster = doc.cluster
-        deployment_qn = naming.deployment_qn(name, spec.target, cluster)
-        version_ref: EntityRef | None = None
-        created = spec.created_millis()
-        found = next((v for v in versions if _selector_matches(v, model, selector)), None)
-        if found is not None:
-            version_ref = found.ref
-            created = created or int(found.attributes.get("createTime") or 0)
-        elif lookup is not None:
-            stored = lookup.version(model, selector)
-            if stored is not None:
-                version_ref = stored.ref
-                created = created or int(stored.attributes.get("createTime") or 0)
+        model = spec.model_name
+        deployment_qn = naming.deployment_qn(name, spec.target, doc.cluster)
+        version_ref, version_created = _resolve_version(model, spec.model_selector, versions, lookup)
         model_spec = doc.models.get(model)
         owner = (model_spec.owner if model_spec else None) or "lineage.yml"
-        attributes: dict[str, Any] = {
-            "name": f"{name} ({spec.target})",
-            "owner": owner,
-            "mode": spec.mode,
-            "target": spec.target,
-            "modelRef": spec.model,
-            "status": spec.status,
-            "cpuMillicores": spec.cpu_millicores,
-            "createTime": created or 0,
-            "deployedTime": created or 0,
-        }
-        optional = {
-            "trigger": spec.trigger,
-            "inputPath": _input_name(doc, spec.input),
-            "outputPath": spec.output.location if spec.output else None,
-            "outputFormat": spec.output.format if spec.output else None,
-            "checkpoint": spec.checkpoint,
-            "expectations": spec.expectations,
-        }
-        attributes.update({k: v for k, v in optional.items() if v})
-        deployment = Entity(DEPLOYMENT, deployment_qn, attributes)
+        created = spec.created_millis() or version_created
+        deployment = Entity(DEPLOYMENT, deployment_qn, _deployment_attributes(doc, name, spec, owner, created))
         upstream: list[EntityRef] = []
         if version_ref is None:
             registered = EntityRef(REGISTERED_MODEL, naming.registered_model_qn(model, instance))
@@ -231,13 +238,9 @@ def _deployments(
             deployment.relationship_attributes["build"] = version_ref
         process = Entity(
             DEPLOY_PROCESS,
-            naming.deploy_process_qn(name, spec.target, cluster),
-            {
-                "name": f"deploy {name} to {spec.target}",
-                "userName": owner,
-                "inputs": upstream,
-                "outputs": [deployment.ref],
-            },
+            naming.deploy_process_qn(name, spec.target, doc.cluster),
+            {"name": f"deploy {name} to {spec.target}", "userName": owner, "inputs": upstream,
+             "outputs": [deployment.ref]},
         )
         entities.extend([deployment, process])
     return entities

@@ -57,6 +57,42 @@ def recompute_propagation(session: Session, *, user: str, source: str, at: int |
     """
     at = now_ms() if at is None else at
     c = ClassificationRow.__table__
+    wanted = _propagation_reach(session)
+    have = {
+        (row.entity_guid, row.type_name, row.source_guid)
+        for row in session.execute(
+            select(c.c.entity_guid, c.c.type_name, c.c.source_guid).where(c.c.source_guid != c.c.entity_guid)
+        )
+    }
+    add = sorted(wanted - have)
+    remove = sorted(have - wanted)
+    if not add and not remove:
+        return 0, 0
+    source_attrs: dict[tuple[str, str], str] = {}
+    for chunk in chunks(sorted({k[2] for k in add})):
+        for row in session.execute(
+            select(c.c.entity_guid, c.c.type_name, c.c.attributes).where(
+                c.c.entity_guid.in_(chunk), c.c.source_guid == c.c.entity_guid
+            )
+        ):
+            source_attrs[(row.entity_guid, row.type_name)] = row.attributes
+    for guid, tag, src in remove:
+        session.execute(delete(ClassificationRow).where(
+            c.c.entity_guid == guid, c.c.type_name == tag, c.c.source_guid == src
+        ))
+    if add:
+        session.execute(insert_ignoring_conflicts(session, c), [
+            {"entity_guid": guid, "type_name": tag, "source_guid": src, "propagate": True,
+             "attributes": source_attrs.get((src, tag), "{}"), "origin": f"propagated:{src}"}
+            for guid, tag, src in add
+        ])
+    _audit_propagation(session, add, remove, user=user, source=source, at=at)
+    return len(add), len(remove)
+
+
+def _propagation_reach(session: Session) -> set[tuple[str, str, str]]:
+    """(entity, tag, source entity) for every tag that should have propagated: one recursive CTE."""
+    c = ClassificationRow.__table__
     e = EntityRow.__table__
     edge = EdgeRow.__table__
     seed = (
@@ -72,72 +108,28 @@ def recompute_propagation(session: Session, *, user: str, source: str, at: int |
         .join(target, and_(target.c.guid == edge.c.to_guid, target.c.status == ACTIVE))
     )
     reach = seed.union(step)
-    wanted = {
-        (row.node, row.tag, row.src)
-        for row in session.execute(select(reach.c.src, reach.c.tag, reach.c.node).where(reach.c.node != reach.c.src))
-    }
-    have = {
-        (row.entity_guid, row.type_name, row.source_guid): row
-        for row in session.execute(
-            select(c.c.entity_guid, c.c.type_name, c.c.source_guid).where(c.c.source_guid != c.c.entity_guid)
-        )
-    }
-    add = sorted(wanted - set(have))
-    remove = sorted(set(have) - wanted)
-    if not add and not remove:
-        return 0, 0
-    involved = sorted({k[0] for k in add + remove} | {k[2] for k in add})
+    query = select(reach.c.src, reach.c.tag, reach.c.node).where(reach.c.node != reach.c.src)
+    return {(row.node, row.tag, row.src) for row in session.execute(query)}
+
+
+def _audit_propagation(
+    session: Session, add: list[tuple[str, str, str]], remove: list[tuple[str, str, str]], *,
+    user: str, source: str, at: int,
+) -> None:
+    """One audit event per propagated tag added or removed, naming the entity it came from."""
+    e = EntityRow.__table__
     info: dict[str, tuple[str, str]] = {}
-    for chunk in chunks(involved):
+    for chunk in chunks(sorted({k[0] for k in add + remove} | {k[2] for k in add + remove})):
         for row in session.execute(select(e.c.guid, e.c.type_name, e.c.qualified_name).where(e.c.guid.in_(chunk))):
             info[row.guid] = (row.type_name, row.qualified_name)
-    source_attrs: dict[tuple[str, str], str] = {}
-    for chunk in chunks(sorted({k[2] for k in add})):
-        for row in session.execute(
-            select(c.c.entity_guid, c.c.type_name, c.c.attributes).where(
-                c.c.entity_guid.in_(chunk), c.c.source_guid == c.c.entity_guid
-            )
-        ):
-            source_attrs[(row.entity_guid, row.type_name)] = row.attributes
-    for guid, tag, src in remove:
-        session.execute(
-            delete(ClassificationRow).where(
-                c.c.entity_guid == guid, c.c.type_name == tag, c.c.source_guid == src
-            )
-        )
-    if add:
-        session.execute(
-            insert_ignoring_conflicts(session, c),
-            [
-                {
-                    "entity_guid": guid,
-                    "type_name": tag,
-                    "source_guid": src,
-                    "propagate": True,
-                    "attributes": source_attrs.get((src, tag), "{}"),
-                    "origin": f"propagated:{src}",
-                }
-                for guid, tag, src in add
-            ],
-        )
     audits = []
     for action, keys in (("CLASSIFICATION_PROPAGATED_ADD", add), ("CLASSIFICATION_PROPAGATED_REMOVE", remove)):
         for guid, tag, src in keys:
             type_name, qn = info.get(guid, ("?", "?"))
-            audits.append(
-                {
-                    "at": at,
-                    "user": user,
-                    "source": source,
-                    "action": action,
-                    "entity_guid": guid,
-                    "type_name": type_name,
-                    "qualified_name": qn,
-                    "detail": canonical_json({"classification": tag, "from": src, "fromName": info.get(src, ("?", "?"))[1]}),
-                }
-            )
+            detail = {"classification": tag, "from": src, "fromName": info.get(src, ("?", "?"))[1]}
+            audits.append({"at": at, "user": user, "source": source, "action": action, "entity_guid": guid,
+                           "type_name": type_name, "qualified_name": qn, "detail": canonical_json(detail)})
     session.execute(AuditRow.__table__.insert(), audits)
-    return len(add), len(remove)
 
 
 @functools.cache
