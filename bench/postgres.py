@@ -1,16 +1,18 @@
-"""A throwaway PostgreSQL server for the benches, and the synthetic catalog built into it.
+"""A throwaway PostgreSQL server, and the benches' synthetic catalog built into it.
 
-The server is made like the test suite's (``tests/conftest.py``; benches do not import
-tests): ``initdb`` a cluster in a temp dir, ``pg_ctl start`` it on a free 127.0.0.1 port
-with ``fsync=off``, run it as the ``postgres`` system user when we are root (PostgreSQL
-refuses to run as root), stop it and remove the dir at the end of the bench run. When
-``initdb``/``pg_ctl`` are not installed, ``available()`` is false and the benches skip
-PostgreSQL.
+``Server`` is the one home of the server the benches and the test suite start
+(``tests/conftest.py`` imports it; benches never import tests, and this module needs
+nothing but the standard library until a database is made): ``initdb`` a cluster in a
+temp dir, ``pg_ctl start`` it on a free 127.0.0.1 port with ``fsync=off``, run it as
+the ``postgres`` system user when we are root (PostgreSQL refuses to run as root),
+stop it and remove the dir at the end of the run. When ``initdb``/``pg_ctl`` are not
+installed, ``available()`` is false and the benches skip PostgreSQL.
 """
 
 from __future__ import annotations
 
 import glob
+import itertools
 import os
 import shutil
 import socket
@@ -48,52 +50,75 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-class Server:
-    """A PostgreSQL cluster of our own on 127.0.0.1 for one bench run."""
+def _server_user() -> str:
+    """PostgreSQL refuses to run as root: use the ``postgres`` system user, made if missing."""
+    import pwd
 
-    def __init__(self) -> None:
-        self.root = Path(tempfile.mkdtemp(prefix="catalog-bench-pg-"))
+    try:
+        pwd.getpwnam("postgres")
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--no-create-home", "postgres"], check=True)
+    return "postgres"
+
+
+class Server:
+    """A PostgreSQL cluster of our own on 127.0.0.1, for one bench run or one test session.
+
+    ``prefix`` names its temp dir; ``timeout`` bounds each ``initdb``/``pg_ctl`` call.
+    """
+
+    def __init__(self, *, prefix: str = "catalog-bench-pg-", timeout: float = 300) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix=prefix))
         self.data = self.root / "data"
         self.port = _free_port()
+        self.timeout = timeout
         self.as_user: list[str] = []
         if os.geteuid() == 0:
-            import pwd
-
-            try:
-                pwd.getpwnam("postgres")
-            except KeyError:
-                subprocess.run(["useradd", "--system", "--no-create-home", "postgres"], check=True)
-            self.as_user = ["runuser", "-u", "postgres", "--"]
-            shutil.chown(self.root, "postgres")
+            user = _server_user()
+            self.as_user = ["runuser", "-u", user, "--"]
+            shutil.chown(self.root, user)
             self.root.chmod(0o700)
+        self._counter = itertools.count()
 
     def _run(self, *args: str) -> None:
-        result = subprocess.run([*self.as_user, *args], capture_output=True, text=True, timeout=300)
+        result = subprocess.run([*self.as_user, *args], capture_output=True, text=True, timeout=self.timeout)
         if result.returncode != 0:
             raise RuntimeError(f"{' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
 
+    @staticmethod
+    def _bin(name: str) -> str:
+        found = _pg_bin(name)
+        if found is None:
+            raise RuntimeError(f"PostgreSQL's {name} is not on PATH nor under /usr/lib/postgresql/*/bin")
+        return found
+
     def start(self) -> Server:
-        initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
-        assert initdb and pg_ctl, "check available() first"
-        self._run(initdb, "-D", str(self.data), "-U", "catalog", "--auth=trust", "-E", "UTF8", "--no-sync")
+        self._run(self._bin("initdb"), "-D", str(self.data), "-U", "catalog", "--auth=trust", "-E", "UTF8", "--no-sync")
         options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} -c fsync=off -c full_page_writes=off"
-        self._run(pg_ctl, "-D", str(self.data), "-o", options, "-l", str(self.root / "log"), "-w", "start")
+        self._run(self._bin("pg_ctl"), "-D", str(self.data), "-o", options, "-l", str(self.root / "log"), "-w", "start")
         return self
 
-    def stop(self) -> None:
+    def stop(self, mode: str = "fast") -> None:
+        """Stop the server (``pg_ctl -m fast``, or ``immediate``) and remove its dir."""
         try:
             pg_ctl = _pg_bin("pg_ctl")
             if pg_ctl and self.data.exists():
-                self._run(pg_ctl, "-D", str(self.data), "-m", "fast", "stop")
+                self._run(pg_ctl, "-D", str(self.data), "-m", mode, "stop")
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
 
-    def new_database(self, name: str) -> str:
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql+psycopg://catalog@127.0.0.1:{self.port}/{database}"
+
+    def new_database(self, name: str | None = None) -> str:
+        """The URL of a new, empty database: ``name``, or a fresh ``t<pid>_<n>``."""
         import psycopg
 
+        if name is None:
+            name = f"t{os.getpid()}_{next(self._counter)}"
         with psycopg.connect(f"host=127.0.0.1 port={self.port} user=catalog dbname=postgres", autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
-        return f"postgresql+psycopg://catalog@127.0.0.1:{self.port}/{name}"
+        return self.url(name)
 
     def version(self) -> str:
         import psycopg

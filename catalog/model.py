@@ -190,8 +190,30 @@ class StoredClassification:
         return self.source_guid != self.entity_guid
 
 
+class _StoredNames:
+    """The ``ref`` and ``name`` of an entity read back from the store.
+
+    Shared by ``StoredEntity`` and ``EntityHeader``. No fields and empty ``__slots__``, so
+    both stay slotted frozen dataclasses.
+    """
+
+    __slots__ = ()
+
+    type_name: str
+    qualified_name: str
+    attributes: Mapping[str, Any]
+
+    @property
+    def ref(self) -> EntityRef:
+        return EntityRef(self.type_name, self.qualified_name)
+
+    @property
+    def name(self) -> str:
+        return str(self.attributes.get("name") or self.qualified_name)
+
+
 @dataclass(frozen=True, slots=True)
-class StoredEntity:
+class StoredEntity(_StoredNames):
     """An entity read back from the store: a frozen value, safe to hand to templates.
 
     ``attributes`` and ``relationship_attributes`` are in Atlas JSON form
@@ -212,14 +234,6 @@ class StoredEntity:
     updated_by: str
     source: str
 
-    @property
-    def ref(self) -> EntityRef:
-        return EntityRef(self.type_name, self.qualified_name)
-
-    @property
-    def name(self) -> str:
-        return str(self.attributes.get("name") or self.qualified_name)
-
 
 #: The attributes an Atlas ``AtlasEntityHeader`` carries, in its order.
 HEADER_ATTRIBUTES = ("qualifiedName", "name", "description", "owner", "createTime")
@@ -229,7 +243,7 @@ LINEAGE_HEADER_KEYS = (*HEADER_ATTRIBUTES, "inputs", "outputs")
 
 
 @dataclass(frozen=True, slots=True)
-class EntityHeader:
+class EntityHeader(_StoredNames):
     """An entity as a lineage answer needs it, read without its full attribute map.
 
     The fields of ``StoredEntity`` that Atlas's ``AtlasEntityHeader`` is made of.
@@ -243,14 +257,6 @@ class EntityHeader:
     status: str
     attributes: Mapping[str, Any]
     classifications: tuple[StoredClassification, ...]
-
-    @property
-    def ref(self) -> EntityRef:
-        return EntityRef(self.type_name, self.qualified_name)
-
-    @property
-    def name(self) -> str:
-        return str(self.attributes.get("name") or self.qualified_name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,4 +277,3 @@ class LineageGraph:
     depth: int
     entities: Mapping[str, StoredEntity | EntityHeader]  # store.lineage: EntityHeader, by guid
     relations: tuple[LineageRelation, ...]
-    truncated: bool = False
