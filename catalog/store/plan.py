@@ -127,7 +127,7 @@ class StoredState:
 def _skippable(session: Session, digests: Mapping[str, str], source: str) -> set[str]:
     """Guids whose stored entity was last written by ``source`` from the same incoming digest."""
     sql = "SELECT guid, incoming_hash FROM entity WHERE source = {p} AND guid IN ({in})"
-    return {guid for guid, stored in select_in(session, sql, (source,), list(digests)) if stored == digests[guid]}
+    return {guid for guid, stored in select_in(session, sql, (source,), sorted(digests)) if stored == digests[guid]}
 
 
 def read_stored(session: Session, guids: Sequence[str], refs: Iterable[str]) -> StoredState:

@@ -73,6 +73,7 @@ class EntityRow(Base):
     __table_args__ = (
         Index("ix_entity_qualified_name", "qualified_name"),
         Index("ix_entity_type_name", "type_name"),
+        Index("ix_entity_source_incoming", "source", "guid", "incoming_hash"),
     )
 
 

@@ -20,8 +20,11 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("entity") as batch:
         batch.add_column(sa.Column("incoming_hash", sa.String(64), nullable=False, server_default=""))
+    # Covers the unchanged-entity check (source, guid -> incoming_hash) without reading entity rows.
+    op.create_index("ix_entity_source_incoming", "entity", ["source", "guid", "incoming_hash"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_entity_source_incoming", "entity")
     with op.batch_alter_table("entity") as batch:
         batch.drop_column("incoming_hash")
