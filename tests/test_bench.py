@@ -33,8 +33,12 @@ def test_ingest_bench(capsys: pytest.CaptureFixture[str]) -> None:
     assert "upsert_batch" in out and "sqlite3 executemany" in out
     assert "entities/s" in out and "edges/s" in out
     assert "re-ingest unchanged batch" in out
-    # The ingest bench's targets are its own (bench/ingest.py): only the line's shape is checked here.
-    assert re.search(r"^RATIO ingest/sqlite3-executemany = \d+\.\d+x \(target <= \d+(\.\d+)?x", out, re.MULTILINE)
+    assert re.search(r"^RATIO ingest/sqlite3-executemany = \d+\.\d+x \(target <= 2\.5x", out, re.MULTILINE)
+    assert re.search(r"^RATIO ingest-unchanged/first-ingest = \d+\.\d+x \(target <= 0\.1x, 0 rows written\)",
+                     out, re.MULTILINE)
+    assert "1,000 entities into the 2,000-entity catalog" in out and "peak RSS" in out
+    assert re.search(r"^MEMORY ingest-1k into-quick/into-empty = \d+\.\d+x \(target <= 1\.25x, peak RSS\)",
+                     out, re.MULTILINE)
 
 
 def test_lineage_bench(capsys: pytest.CaptureFixture[str]) -> None:
