@@ -31,7 +31,7 @@ from catalog.store.schema import INPUT_EDGE, OUTPUT_EDGE, ClassificationRow, Ent
 if TYPE_CHECKING:
     from catalog.types.registry import TypeRegistry
 
-__all__ = ["EntityChange", "Incoming", "StoredState", "WritePlan", "diff", "plan_upsert", "prepare", "read_stored"]
+__all__ = ["ENTITY_COLUMNS", "EDGE_COLUMNS", "EntityChange", "Incoming", "StoredState", "WritePlan", "diff", "plan_upsert", "prepare", "read_stored"]
 
 # Audit details keep values short: the audit says what changed, the entity holds the value.
 _AUDIT_VALUE_CHARS = 300
@@ -49,6 +49,16 @@ class EntityChange(NamedTuple):
     type_name: str
     qualified_name: str
     detail: Mapping[str, Any]
+
+
+#: Column order of ``WritePlan.inserts``.
+ENTITY_COLUMNS = (
+    "guid", "type_name", "qualified_name", "name", "is_process", "status", "attributes",
+    "relationship_attributes", "content_hash", "incoming_hash", "version", "created_at", "updated_at",
+    "created_by", "updated_by", "source",
+)
+#: Column order of ``WritePlan.edges``.
+EDGE_COLUMNS = ("from_guid", "to_guid", "direction", "relationship_guid")
 
 
 @dataclass(slots=True)
@@ -81,12 +91,14 @@ class WritePlan:
     source: str
     user: str
     at: int
-    inserts: list[dict[str, Any]] = field(default_factory=list)
+    #: new entity rows, as tuples in ``ENTITY_COLUMNS`` order (a first ingest makes one per entity)
+    inserts: list[tuple] = field(default_factory=list)
     updates: list[dict[str, Any]] = field(default_factory=list)
     changes: list[EntityChange] = field(default_factory=list)
     #: processes whose stored edges are replaced (deleted before ``edges`` are inserted)
     replaced_edges: list[str] = field(default_factory=list)
-    edges: list[dict[str, str]] = field(default_factory=list)
+    #: lineage edges to insert, as tuples in ``EDGE_COLUMNS`` order
+    edges: list[tuple[str, str, str, str]] = field(default_factory=list)
     tag_inserts: list[dict[str, Any]] = field(default_factory=list)
     tag_updates: list[dict[str, Any]] = field(default_factory=list)
     tag_removals: list[tuple[str, str]] = field(default_factory=list)
@@ -310,13 +322,11 @@ def _tag_row(guid: str, type_name: str, propagate: bool, attributes: str, source
 def _plan_create(plan: WritePlan, guid: str, inc: Incoming, process: bool) -> None:
     entity = inc.entity
     name = entity.attributes.get("name")
-    plan.inserts.append({
-        "guid": guid, "type_name": entity.type_name, "qualified_name": entity.qualified_name,
-        "name": str(name) if name is not None else None, "is_process": process, "status": entity.status,
-        "attributes": inc.attrs, "relationship_attributes": inc.rels, "content_hash": inc.content,
-        "incoming_hash": inc.digest, "version": 1, "created_at": plan.at, "updated_at": plan.at,
-        "created_by": plan.user, "updated_by": plan.user, "source": plan.source,
-    })
+    plan.inserts.append((
+        guid, entity.type_name, entity.qualified_name, str(name) if name is not None else None, process,
+        entity.status, inc.attrs, inc.rels, inc.content, inc.digest, 1, plan.at, plan.at,
+        plan.user, plan.user, plan.source,
+    ))
     detail: dict[str, Any] = {"attributes": sorted(entity.attributes), "hash": inc.content}
     if inc.tags:
         detail["classifications"] = sorted(inc.tags)
@@ -391,9 +401,7 @@ def _plan_tag_changes(
 def _plan_edges(plan: WritePlan, guid: str, entity: Entity) -> None:
     for ref in entity.inputs:
         src = ref.guid
-        plan.edges.append({"from_guid": src, "to_guid": guid, "direction": INPUT_EDGE,
-                           "relationship_guid": guid_for("dataset_process_inputs", f"{src}>{guid}")})
+        plan.edges.append((src, guid, INPUT_EDGE, guid_for("dataset_process_inputs", f"{src}>{guid}")))
     for ref in entity.outputs:
         dst = ref.guid
-        plan.edges.append({"from_guid": guid, "to_guid": dst, "direction": OUTPUT_EDGE,
-                           "relationship_guid": guid_for("process_dataset_outputs", f"{guid}>{dst}")})
+        plan.edges.append((guid, dst, OUTPUT_EDGE, guid_for("process_dataset_outputs", f"{guid}>{dst}")))

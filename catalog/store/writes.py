@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from catalog.canonical import canonical_json, chunks
 from catalog.model import ACTIVE, DELETED, Finding, SourceBatch
 from catalog.store.graph import recompute_propagation
-from catalog.store.plan import WritePlan, plan_upsert
+from catalog.store.plan import EDGE_COLUMNS, ENTITY_COLUMNS, WritePlan, plan_upsert
 from catalog.store.schema import (
     INPUT_EDGE,
     OUTPUT_EDGE,
@@ -96,7 +96,7 @@ _AUDIT_COLUMNS = ("at", "user", "source", "action", "entity_guid", "type_name", 
 
 def apply_plan(session: Session, plan: WritePlan, *, recompute_tags: bool = True) -> IngestResult:
     """Write exactly what ``plan`` says, in the caller's transaction."""
-    bulk_insert(session, EntityRow.__table__, plan.inserts)
+    bulk_insert_values(session, EntityRow.__table__, ENTITY_COLUMNS, plan.inserts)
     if plan.digest_refresh:
         table = EntityRow.__table__
         session.execute(
@@ -126,12 +126,13 @@ def apply_plan(session: Session, plan: WritePlan, *, recompute_tags: bool = True
     return result
 
 
-def _write_edges(session: Session, replaced: Sequence[str], edges: list[dict[str, str]]) -> None:
+def _write_edges(session: Session, replaced: Sequence[str], edges: list[tuple[str, str, str, str]]) -> None:
     for chunk in chunks(list(replaced)):
         session.execute(delete(EdgeRow).where(EdgeRow.to_guid.in_(chunk), EdgeRow.direction == INPUT_EDGE))
         session.execute(delete(EdgeRow).where(EdgeRow.from_guid.in_(chunk), EdgeRow.direction == OUTPUT_EDGE))
     if edges:
-        bulk_insert(session, EdgeRow.__table__, list({(e["from_guid"], e["to_guid"]): e for e in edges}.values()))
+        unique = list({(e[0], e[1]): e for e in edges}.values())
+        bulk_insert_values(session, EdgeRow.__table__, EDGE_COLUMNS, unique)
 
 
 def _write_tags(session: Session, plan: WritePlan) -> None:
