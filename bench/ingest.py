@@ -40,7 +40,7 @@ from bench.common import (
     timed_cpu,
 )
 
-__all__ = ["BuiltCatalog", "Layout", "build_catalog", "run", "synthetic_batch"]
+__all__ = ["BuiltCatalog", "Layout", "build_catalog", "ingest_batch", "open_catalog", "run", "synthetic_batch"]
 
 USER = "bench"
 SOURCE = "bench:synthetic"
@@ -223,14 +223,14 @@ def synthetic_batch(entities: int, chain_every: int = 100, prefix: str = "") -> 
     return SourceBatch(SOURCE, out), layout
 
 
-def _catalog(path: Path) -> Any:
+def open_catalog(path: Path) -> Any:
     from catalog.config import Settings
     from catalog.service import Catalog
 
     return Catalog(Settings(database_url=f"sqlite:///{path}", user=USER))
 
 
-def _upsert(catalog: Any, batch: Any) -> tuple[Any, int]:
+def ingest_batch(catalog: Any, batch: Any) -> tuple[Any, int]:
     """One ingest in one write transaction: (IngestResult, rows SQLite changed on the connection)."""
     from catalog import store
 
@@ -247,8 +247,8 @@ def build_catalog(ctx: Context, path: Path | None = None) -> BuiltCatalog:
     """A fresh catalog holding the synthetic batch (the lineage bench's input)."""
     batch, layout = _batch(ctx)
     path = path or ctx.fresh_dir("catalog") / "catalog.db"
-    catalog = _catalog(path)
-    _upsert(catalog, batch)
+    catalog = open_catalog(path)
+    ingest_batch(catalog, batch)
     return BuiltCatalog(catalog, layout, path)
 
 
@@ -316,8 +316,8 @@ def run(ctx: Context) -> list[str]:
     last = None
     for rep in range(sizes.ingest_reps):
         path = work / f"catalog-{rep}.db"
-        catalog = _catalog(path)  # schema migrated here, before the clock
-        seconds, cpu, (result, _changes) = timed_cpu(lambda: _upsert(catalog, batch))  # noqa: B023
+        catalog = open_catalog(path)  # schema migrated here, before the clock
+        seconds, cpu, (result, _changes) = timed_cpu(lambda: ingest_batch(catalog, batch))  # noqa: B023
         if len(result.created) != layout.entities:
             raise AssertionError(f"ingest created {len(result.created)} of {layout.entities} entities")
         real.append(seconds)
@@ -337,7 +337,7 @@ def run(ctx: Context) -> list[str]:
 
     again: list[float] = []
     for _ in range(max(1, min(3, sizes.ingest_reps))):
-        seconds, (result, changes) = timed(lambda: _upsert(last, batch))
+        seconds, (result, changes) = timed(lambda: ingest_batch(last, batch))
         if result.changed or result.unchanged != layout.entities or changes:
             raise AssertionError(f"unchanged re-ingest wrote something: {result.summary()}, {changes} row changes")
         again.append(seconds)

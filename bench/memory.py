@@ -41,13 +41,13 @@ def _peak_mib() -> float:
 
 def main(argv: list[str]) -> int:
     db, entities, prefix = Path(argv[0]), int(argv[1]), argv[2]
-    from bench.ingest import _catalog, _upsert, synthetic_batch
+    from bench.ingest import ingest_batch, open_catalog, synthetic_batch
 
-    catalog = _catalog(db)
+    catalog = open_catalog(db)
     catalog.engine  # noqa: B018 - open (and migrate) the store before measuring
     batch, _layout = synthetic_batch(entities, prefix=prefix)
     before = _peak_mib()
-    result, _changes = _upsert(catalog, batch)
+    result, _changes = ingest_batch(catalog, batch)
     after = _peak_mib()
     catalog.close()
     print(json.dumps({"before_mib": round(before, 1), "peak_mib": round(after, 1),
