@@ -13,6 +13,7 @@ Shapes (Atlas's own names): ``AtlasObjectId``, ``AtlasEntity``, ``AtlasEntityHea
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -265,7 +266,7 @@ def incoming_digest(entity: Entity) -> str:
     """
     text = repr((_INCOMING_FORM, entity.type_name, entity.qualified_name, entity.status, entity.attributes,
                  entity.relationship_attributes, entity.classifications))
-    return digest(text)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()  # = canonical.digest(text), inlined
 
 
 def stored_to_entity(entity: StoredEntity) -> Entity:

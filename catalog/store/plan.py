@@ -209,6 +209,10 @@ def _merge_into(target: Entity, other: Entity) -> None:
 
 def dedupe(entities: Iterable[Entity]) -> dict[str, Entity]:
     """One entity per guid; repeated emissions are merged into a copy (the batch is not changed)."""
+    entities = list(entities)
+    unique = {entity.guid: entity for entity in entities}
+    if len(unique) == len(entities):  # the usual case: nothing to merge
+        return unique
     by_guid: dict[str, Entity] = {}
     copied: set[str] = set()
     for entity in entities:
