@@ -94,3 +94,23 @@ def test_wheel_metadata_names_the_license_as_an_spdx_expression(built: tuple[Pat
     assert not [c for c in metadata.get_all("Classifier", []) if c.startswith("License ::")]
     assert "Programming Language :: Python :: 3.11" in metadata.get_all("Classifier", [])
     assert metadata["Requires-Python"] == ">=3.11"
+
+
+def test_editable_install_prints_no_warning(tmp_path: Path) -> None:
+    """``make test`` installs with ``pip install -e``: setuptools' PEP 660 hook, run as pip runs it."""
+    source = tmp_path / "src"
+    shutil.copytree(REPO, source, ignore=IGNORED)
+    probe = "import setuptools.build_meta as b, sys; print(b.build_editable(sys.argv[1]))"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    result = subprocess.run(
+        [sys.executable, "-W", "always", "-c", probe, str(tmp_path / "out")],
+        capture_output=True, text=True, timeout=240, cwd=source, env=env,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    for marker in ("Warning", "InformationOnly", "careful with folders"):
+        assert marker not in result.stderr, result.stderr[-4000:]
+    wheel = tmp_path / "out" / result.stdout.strip().splitlines()[-1]
+    with zipfile.ZipFile(wheel) as archive:
+        pth = [n for n in archive.namelist() if n.endswith(".pth")]
+        assert pth == ["__editable__.ml_lineage_catalog-0.1.0.pth"]
+        assert archive.read(pth[0]).decode().strip() == str(source.resolve())
