@@ -50,8 +50,13 @@ def postgres() -> Iterator[PostgresServer]:
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A fresh, empty store on each backend."""
+    return store_url(request, tmp_path)
+
+
+def store_url(request: pytest.FixtureRequest, root: Path) -> str:
+    """A fresh store on the backend ``request.param`` names: a SQLite file under ``root``, or a new database."""
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'catalog.db'}"
+        return f"sqlite:///{root / 'catalog.db'}"
     return request.getfixturevalue("postgres").new_database()
 
 

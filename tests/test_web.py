@@ -19,8 +19,9 @@ import pytest
 
 from catalog.config import Settings
 from catalog.service import Catalog
+from tests.conftest import store_url
 from tests.mlflow_fixtures import MlflowStore, copy_store, mlflow_store  # noqa: F401 - module-scoped fixture
-from tests.web_fixtures import served
+from tests.web_fixtures import base_url, catalog_app, client  # noqa: F401 - fixtures
 from web import create_app
 
 REPO = Path(__file__).resolve().parents[1]
@@ -39,10 +40,7 @@ def chain(
 ) -> Chain:
     """The demo chain ingested once per backend: tables -> run -> version -> deploy -> deployment."""
     root = tmp_path_factory.mktemp(f"web-{request.param}")
-    if request.param == "sqlite":
-        url = f"sqlite:///{root / 'catalog.db'}"
-    else:
-        url = request.getfixturevalue("postgres").new_database()
+    url = store_url(request, root)
     store = copy_store(mlflow_store, root)
     settings = Settings(database_url=url, mlflow_uri=store.uri, user="tester")
     run_qn = f"run:{store.train_run_id}@mlflow"
@@ -63,21 +61,8 @@ def chain(
 
 @pytest.fixture(scope="module")
 def app(chain: Chain) -> Iterator[Any]:
-    app = create_app({"TESTING": True}, settings=chain.settings)
-    yield app
-    app.extensions["catalog"].close()
-
-
-@pytest.fixture
-def client(app: Any) -> Any:
-    return app.test_client()
-
-
-@pytest.fixture(scope="module")
-def base_url(app: Any) -> Iterator[str]:
-    """The app served over HTTP on a free loopback port."""
-    with served(app, "catalog-web-test") as url:
-        yield url
+    with catalog_app(chain.settings) as app:
+        yield app
 
 
 def http_get(url: str) -> tuple[int, str, Any]:

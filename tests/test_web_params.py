@@ -25,9 +25,9 @@ from markupsafe import escape
 
 from catalog.config import Settings
 from catalog.service import Catalog
+from tests.conftest import store_url
 from tests.mlflow_fixtures import MlflowStore, copy_store, mlflow_store  # noqa: F401 - module-scoped fixture
-from tests.web_fixtures import served
-from web import create_app
+from tests.web_fixtures import base_url, catalog_app, client  # noqa: F401 - fixtures
 from web.api import lineage_args
 from web.errors import ApiError
 from web.params import MAX_DEPTH_DIGITS, MAX_REF_LENGTH, depth_param, direction_param, text_param
@@ -60,10 +60,7 @@ def store(
 ) -> Store:
     """The demo's lineage.yml with odd text in the model and a dataset, ingested with MLflow."""
     root = tmp_path_factory.mktemp(f"params-{request.param}")
-    if request.param == "sqlite":
-        url = f"sqlite:///{root / 'catalog.db'}"
-    else:
-        url = request.getfixturevalue("postgres").new_database()
+    url = store_url(request, root)
     doc = yaml.safe_load((REPO / "lineage.yml").read_text(encoding="utf-8"))
     doc["models"]["wine-quality"] |= {"purpose": PURPOSE, "owner": OWNER, "description": DESCRIPTION}
     doc["datasets"]["default.wineds_ext@cm"]["description"] = DATASET_DESCRIPTION
@@ -82,21 +79,8 @@ def store(
 
 @pytest.fixture(scope="module")
 def app(store: Store) -> Iterator[Any]:
-    app = create_app({"TESTING": True}, settings=store.settings)
-    yield app
-    app.extensions["catalog"].close()
-
-
-@pytest.fixture
-def client(app: Any) -> Any:
-    return app.test_client()
-
-
-@pytest.fixture(scope="module")
-def base_url(app: Any) -> Iterator[str]:
-    """The app served over HTTP on a free loopback port."""
-    with served(app, "catalog-params-test") as url:
-        yield url
+    with catalog_app(store.settings) as app:
+        yield app
 
 
 def http_get(url: str) -> tuple[int, Any]:

@@ -1,4 +1,8 @@
-"""A Flask app served for real on a free loopback port (one helper for the web tests)."""
+"""The web tests' shared pieces: the app over a catalog, its test client, the app served on loopback.
+
+A test module defines an ``app`` fixture (``with catalog_app(settings) as app: yield app``)
+and imports ``client`` and ``base_url`` from here.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import pytest
 from werkzeug.serving import make_server
+
+from catalog.config import Settings
 
 
 @contextmanager
@@ -22,3 +29,28 @@ def served(app: Any, name: str) -> Iterator[str]:
         server.shutdown()
         thread.join(timeout=10)
         server.server_close()
+
+
+@contextmanager
+def catalog_app(settings: Settings) -> Iterator[Any]:
+    """The web app over the catalog ``settings`` name, in testing mode; its catalog closed after."""
+    from web import create_app
+
+    app = create_app({"TESTING": True}, settings=settings)
+    try:
+        yield app
+    finally:
+        app.extensions["catalog"].close()
+
+
+@pytest.fixture
+def client(app: Any) -> Any:
+    """Flask's test client of the module's ``app``."""
+    return app.test_client()
+
+
+@pytest.fixture(scope="module")
+def base_url(app: Any) -> Iterator[str]:
+    """The module's ``app`` served over HTTP on a free loopback port."""
+    with served(app, "catalog-web-test") as url:
+        yield url
