@@ -285,3 +285,12 @@ def test_no_lone_surrogate_reaches_the_store_through_a_qualified_name(catalog):
     with pytest.raises(EntityValidationError, match=r"attribute 'qualifiedName' .*lone surrogate U\+D800"):
         ingest(catalog, SourceBatch("t", [Entity("hive_table", "db.t\ud800@cm", {"name": "t"})]))
     assert count(catalog, store.EntityRow) == 0
+
+
+def test_the_assembled_audit_text_of_a_create_is_the_canonical_json_of_its_detail(catalog):
+    from catalog.canonical import canonical_json
+
+    with catalog.write_session() as session, session.begin():
+        plan = store.plan_upsert(session, chain(tag=Classification("PII")), catalog.registry, user="tester")
+    assert all(c.detail_json == canonical_json(c.detail) for c in plan.changes)
+    assert any("classifications" in c.detail for c in plan.changes)

@@ -49,6 +49,8 @@ class EntityChange(NamedTuple):
     type_name: str
     qualified_name: str
     detail: Mapping[str, Any]
+    #: ``canonical_json(detail)`` when the plan made it already (creates), else None
+    detail_json: str | None = None
 
 
 #: Column order of ``WritePlan.inserts``.
@@ -79,7 +81,7 @@ def prepare(entity: Entity, digest: str, refs: list[EntityRef]) -> Incoming:
     """The canonical texts of ``entity``; the references it holds are appended to ``refs``."""
     attrs = attributes_json(entity.attributes, refs)
     rels = attributes_json(entity.relationship_attributes, refs)
-    tags = classification_texts(entity)
+    tags = classification_texts(entity) if entity.classifications else {}
     content = content_digest(entity.type_name, entity.qualified_name, attrs, rels, tags_json(tags), entity.status)
     return Incoming(entity, attrs, rels, tags, digest, content)
 
@@ -331,10 +333,15 @@ def _plan_create(plan: WritePlan, guid: str, inc: Incoming, process: bool) -> No
         entity.status, inc.attrs, inc.rels, inc.content, inc.digest, 1, plan.at, plan.at,
         plan.user, plan.user, plan.source,
     ))
-    detail: dict[str, Any] = {"attributes": sorted(entity.attributes), "hash": inc.content}
+    keys = sorted(entity.attributes)
+    detail: dict[str, Any] = {"attributes": keys, "hash": inc.content}
+    tagged = ""
     if inc.tags:
         detail["classifications"] = sorted(inc.tags)
-    plan.changes.append(EntityChange("ENTITY_CREATE", guid, entity.type_name, entity.qualified_name, detail))
+        tagged = ',"classifications":' + canonical_json(detail["classifications"])
+    # The audit text of a create, assembled (= canonical_json(detail)): one per new entity.
+    text = f'{{"attributes":{canonical_json(keys)}{tagged},"hash":"{inc.content}"}}'
+    plan.changes.append(EntityChange("ENTITY_CREATE", guid, entity.type_name, entity.qualified_name, detail, text))
     if process:
         _plan_edges(plan, guid, entity)
     if inc.tags:
@@ -403,9 +410,10 @@ def _plan_tag_changes(
 
 
 def _plan_edges(plan: WritePlan, guid: str, entity: Entity) -> None:
-    for ref in entity.inputs:
+    attributes = entity.attributes
+    for ref in attributes.get("inputs") or ():
         src = ref.guid
         plan.edges.append((src, guid, INPUT_EDGE, guid_for("dataset_process_inputs", f"{src}>{guid}")))
-    for ref in entity.outputs:
+    for ref in attributes.get("outputs") or ():
         dst = ref.guid
         plan.edges.append((guid, dst, OUTPUT_EDGE, guid_for("process_dataset_outputs", f"{guid}>{dst}")))

@@ -113,7 +113,7 @@ def apply_plan(session: Session, plan: WritePlan, *, recompute_tags: bool = True
     _write_tags(session, plan)
     at, user, source = plan.at, plan.user, plan.source
     bulk_insert_values(session, AuditRow.__table__, _AUDIT_COLUMNS, [
-        (at, user, source, c.action, c.guid, c.type_name, c.qualified_name, canonical_json(c.detail))
+        (at, user, source, c.action, c.guid, c.type_name, c.qualified_name, c.detail_json or canonical_json(c.detail))
         for c in plan.changes
     ])
     result = IngestResult(
