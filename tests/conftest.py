@@ -18,23 +18,20 @@ from bench.postgres import Server as PostgresServer
 from catalog.config import Settings
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-REFERENCE = SHARED / "reference"
+#: Atlas's own type models and CML's lineage file, test input read in place (never copied):
+#: ``../shared/reference`` beside the clone, or wherever ``TEST_REFERENCE_DIR`` points.
+REFERENCE = Path(os.environ.get("TEST_REFERENCE_DIR") or REPO.parent / "shared" / "reference")
 
 
 def reference(relative: str) -> Path:
-    """A file or folder of the shared reference material (Atlas models, CML's lineage file).
-
-    CI always has ``shared/`` beside the clone, so there a missing reference fails the
-    test. Elsewhere (a clone on its own) the test is skipped, naming what is missing.
-    """
+    """A file or folder of the reference material; a test that needs one fails without it."""
     path = REFERENCE / relative
-    if path.exists():
-        return path
-    message = f"reference material not found at {path}"
-    if os.environ.get("CI"):
-        pytest.fail(message + " (CI must run with shared/ beside the clone)")
-    pytest.skip(message)
+    if not path.exists():
+        pytest.fail(
+            f"reference material not found at {path}: these tests read Atlas's own models and CML's "
+            "lineage file from shared/reference beside the clone (or set TEST_REFERENCE_DIR)"
+        )
+    return path
 
 
 @pytest.fixture(scope="session")
