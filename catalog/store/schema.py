@@ -32,6 +32,9 @@ __all__ = [
     "AuditRow",
     "CursorRow",
     "FindingRow",
+    "TypeDefRow",
+    "UserRow",
+    "TokenRow",
     "INPUT_EDGE",
     "OUTPUT_EDGE",
     "now_ms",
@@ -150,6 +153,53 @@ class FindingRow(Base):
         UniqueConstraint("source", "digest", name="uq_finding"),
         Index("ix_finding_subject", "subject"),
     )
+
+
+class TypeDefRow(Base):
+    """A typedef with its Atlas bookkeeping; ``builtin`` = one of the catalog's own (read-only)."""
+
+    __tablename__ = "typedef"
+
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    category: Mapped[str] = mapped_column(String(32))
+    guid: Mapped[str] = mapped_column(String(36))
+    service_type: Mapped[str] = mapped_column(String(255))
+    body: Mapped[str] = mapped_column(Text)
+    builtin: Mapped[bool] = mapped_column(Boolean)
+    version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+    created_by: Mapped[str] = mapped_column(String(255))
+    updated_by: Mapped[str] = mapped_column(String(255))
+
+    __table_args__ = (Index("ix_typedef_guid", "guid", unique=True),)
+
+
+class UserRow(Base):
+    """A user of the API and UI: werkzeug password hash and role (viewer, steward, admin)."""
+
+    __tablename__ = "app_user"
+
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    password_hash: Mapped[str] = mapped_column(String(512))
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class TokenRow(Base):
+    """A bearer token of a user, kept only as the sha256 digest of the token."""
+
+    __tablename__ = "api_token"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_name: Mapped[str] = mapped_column(String(255))
+    label: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    last_used_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    revoked: Mapped[bool] = mapped_column(Boolean)
+
+    __table_args__ = (Index("ix_api_token_user", "user_name"),)
 
 
 def now_ms() -> int:
