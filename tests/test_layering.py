@@ -89,9 +89,10 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("catalog.types",),
     ("catalog.atlas",),  # catalog.atlas.json; the push to a real Atlas will sit above the store
     ("catalog.db", "catalog.migrations", "catalog.store"),
-    ("catalog.refs",),
+    ("catalog.refs", "catalog.users"),
     ("catalog.lineage_file", "catalog.mlflow_source"),
     ("catalog.ingest",),
+    ("catalog.embedded",),  # Atlas's v2 semantics: entities, typedefs, search, hook messages, OpenLineage
     ("catalog.service",),
     ("catalog.cli",),
 )
@@ -109,7 +110,7 @@ HEAVY = {
     "sklearn": (),
     "pandas": (),
     "flask": (),
-    "werkzeug": (),
+    "werkzeug": ("catalog.users",),  # werkzeug.security's password hashes (Flask's own dependency)
 }
 
 
