@@ -28,6 +28,12 @@ def _mlflow(ctx: Any) -> list[str]:
     return mlflow_ingest.run(ctx)
 
 
-BENCHES: dict[str, Callable[[Any], list[str]]] = {"ingest": _ingest, "lineage": _lineage, "mlflow": _mlflow}
+def _atlas_api(ctx: Any) -> list[str]:
+    from bench import atlas_api
+
+    return atlas_api.run(ctx)
+
+
+BENCHES: dict[str, Callable[[Any], list[str]]] = {"ingest": _ingest, "lineage": _lineage, "mlflow": _mlflow, "atlas_api": _atlas_api}
 
 __all__ = ["BENCHES"]

@@ -3,6 +3,12 @@
 Each setting is declared once with its default and parser. Defaults point at the
 demo's files in the current directory, so every ``catalog`` command works from the
 repository root after ``make demo`` with no extra environment.
+
+``read_access`` (``CATALOG_READ_ACCESS``) says who may read through the web app (API
+and pages): ``authenticated`` (the default) asks every request for credentials (a user's
+basic auth or an API token) except ``/healthz``; ``open`` serves reads to anyone, as the
+local demo does. Writes always need credentials and a role that allows them, whatever
+this says (``catalog.users``, ``web.auth``).
 """
 
 from __future__ import annotations
@@ -26,6 +32,14 @@ def _str(value: str) -> str:
     return value
 
 
+#: Settings that take one of a few words, and those words.
+CHOICES: dict[str, tuple[str, ...]] = {"read_access": ("open", "authenticated")}
+
+
+def _not_one_of(what: str, value: Any, allowed: tuple[str, ...]) -> str:
+    return f"{what}={value!r}: expected one of " + ", ".join(repr(a) for a in allowed)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Runtime settings; ``Settings.from_env()`` reads ``CATALOG_<FIELD>`` for each field."""
@@ -41,6 +55,13 @@ class Settings:
     max_lineage_file_bytes: int = 1_048_576
     host: str = "127.0.0.1"
     port: int = 5000
+    read_access: str = "authenticated"
+
+    def __post_init__(self) -> None:
+        for name, allowed in CHOICES.items():
+            value = getattr(self, name)
+            if value not in allowed:
+                raise ConfigError(_not_one_of(f"CATALOG_{name.upper()}", value, allowed))
 
     @classmethod
     def from_env(cls, prefix: str = "CATALOG_", environ: Mapping[str, str] | None = None) -> Settings:
@@ -55,6 +76,10 @@ class Settings:
                 values[f.name] = parse(env[key])
             except ValueError:
                 raise ConfigError(f"{key}={env[key]!r}: expected {f.type}") from None
+            if f.name in CHOICES:
+                values[f.name] = values[f.name].strip().lower()
+                if values[f.name] not in CHOICES[f.name]:
+                    raise ConfigError(_not_one_of(key, env[key], CHOICES[f.name]))
         settings = cls(**values)
         if not settings.user:
             settings = cls(**{**values, "user": env.get("USER") or env.get("LOGNAME") or "catalog"})

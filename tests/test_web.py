@@ -306,7 +306,7 @@ def test_index_escapes_what_sources_wrote(tmp_path: Any) -> None:
     from catalog.store import upsert_batch
     from web import create_app
 
-    app = create_app(settings=Settings(database_url=f"sqlite:///{tmp_path / 'c.db'}"))
+    app = create_app(settings=Settings(database_url=f"sqlite:///{tmp_path / 'c.db'}", read_access="open"))
     catalog = app.extensions["catalog"]
     evil = Entity("ml_registered_model", "x@mlflow", {"name": "<script>alert(1)</script>", "purpose": "a & b"})
     with catalog.write_session() as session, session.begin():

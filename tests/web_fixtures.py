@@ -1,7 +1,9 @@
 """The web tests' shared pieces: the app over a catalog, its test client, the app served on loopback.
 
 A test module defines an ``app`` fixture (``with catalog_app(settings) as app: yield app``)
-and imports ``client`` and ``base_url`` from here.
+and imports ``client`` and ``base_url`` from here. ``catalog_app`` serves anonymous reads
+(``read_access="open"``, as the demo does); ``open_reads=False`` keeps the settings' own
+``read_access``.
 """
 
 from __future__ import annotations
@@ -32,10 +34,17 @@ def served(app: Any, name: str) -> Iterator[str]:
 
 
 @contextmanager
-def catalog_app(settings: Settings) -> Iterator[Any]:
-    """The web app over the catalog ``settings`` name, in testing mode; its catalog closed after."""
+def catalog_app(settings: Settings, *, open_reads: bool = True) -> Iterator[Any]:
+    """The web app over the catalog ``settings`` name, in testing mode; its catalog closed after.
+
+    ``open_reads``: anonymous reads are served (``read_access="open"``), whatever ``settings`` say.
+    """
+    from dataclasses import replace
+
     from web import create_app
 
+    if open_reads:
+        settings = replace(settings, read_access="open")
     app = create_app({"TESTING": True}, settings=settings)
     try:
         yield app

@@ -41,6 +41,11 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
         ctx.exit(EXIT_ERROR)
     store = redact_uri(settings.database_url)
     click.echo(f"serving the catalog ({store}) on http://{bind_host}:{server.server_port}/ (Ctrl-C to stop)")
+    if settings.read_access == "open":
+        click.echo("reads are open to anyone (CATALOG_READ_ACCESS=open); writes need a user's credentials")
+    else:
+        click.echo("reads and writes need a user's credentials (CATALOG_READ_ACCESS=authenticated); "
+                   "add users with `catalog users add`")
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -13,6 +13,7 @@ from typing import Any
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from catalog.embedded.errors import AtlasApiError
 from catalog.errors import CatalogError, NotFound
 
 __all__ = [
@@ -31,14 +32,11 @@ INSTANCE_GUID_NOT_FOUND = "ATLAS-404-00-005"
 INTERNAL_ERROR = "ATLAS-500-00-001"
 
 
-class ApiError(Exception):
-    """An error a view raises with its HTTP status and Atlas error code."""
+class ApiError(AtlasApiError):
+    """An error a view raises with its HTTP status and Atlas error code.
 
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
+    The library's own ``AtlasApiError`` (what the embedded Atlas refuses) answers the same way.
+    """
 
 
 def _body(code: str, message: str, status: int) -> tuple[Any, int]:
@@ -50,8 +48,8 @@ def _is_api() -> bool:
 
 
 def init_app(app: Flask) -> None:
-    @app.errorhandler(ApiError)
-    def _api_error(exc: ApiError):
+    @app.errorhandler(AtlasApiError)
+    def _api_error(exc: AtlasApiError):
         return _body(exc.code, exc.message, exc.status)
 
     @app.errorhandler(NotFound)
@@ -75,3 +73,4 @@ def init_app(app: Flask) -> None:
             return exc
         code = BAD_REQUEST if exc.code == 400 else f"ATLAS-{exc.code}-00-000"
         return _body(code, exc.description or exc.name, exc.code)
+

@@ -156,7 +156,8 @@ def _mapping(value: Any, what: str) -> Mapping[str, Any]:
 def _classification_from_atlas(body: Any, where: str) -> Classification:
     if not isinstance(body, Mapping) or not isinstance(body.get("typeName"), str):
         raise EntityValidationError(f"{where}: expected an AtlasClassification with a string 'typeName'")
-    propagate = body.get("propagate", True)
+    propagate = body.get("propagate")
+    propagate = True if propagate is None else propagate  # Atlas's clients send null for "not set"
     if not isinstance(propagate, bool):
         raise EntityValidationError(f"{where}.propagate: expected true or false, got {propagate!r}")
     return Classification(body["typeName"], dict(_mapping(body.get("attributes"), f"{where}.attributes")), propagate)

@@ -3,6 +3,7 @@
 - ``schema``: the table rows (Alembic revisions in ``catalog/migrations`` create them);
 - ``plan``: the diff: what a batch would change (rows, edges, tags, audit), written nowhere;
 - ``writes``: apply a plan; ``upsert_batch`` = plan + apply; soft delete;
+- ``purge``: remove soft-deleted entities for good;
 - ``queries``: reads that return frozen values;
 - ``graph``: lineage and tag propagation as recursive CTEs;
 - ``bookkeeping``: findings and incremental cursors.
@@ -26,6 +27,7 @@ from catalog.store.queries import (
     find_by_qualified_name,
     get_entities,
     get_entity,
+    get_headers,
     producers_of,
     search,
 )
@@ -39,6 +41,7 @@ from catalog.store.schema import (
     FindingRow,
 )
 from catalog.store.plan import EntityChange, WritePlan, plan_upsert
+from catalog.store.purge import purge_entities
 from catalog.store.writes import IngestResult, apply_plan, delete_entity, upsert_batch
 
 __all__ = [
@@ -58,6 +61,7 @@ __all__ = [
     "apply_plan",
     "upsert_batch",
     "delete_entity",
+    "purge_entities",
     "recompute_propagation",
     "replace_findings",
     "list_findings",
@@ -65,6 +69,7 @@ __all__ = [
     "set_cursor",
     "get_entity",
     "get_entities",
+    "get_headers",
     "find_by_qualified_name",
     "producers_of",
     "search",

@@ -13,7 +13,7 @@ from catalog.model import StoredEntity
 from catalog.service import Catalog
 from web.errors import BAD_REQUEST, INSTANCE_GUID_NOT_FOUND, ApiError
 
-__all__ = ["bp", "admin", "catalog_of_app", "by_guid", "guid_not_found", "json_body", "flag"]
+__all__ = ["bp", "admin", "catalog_of_app", "by_guid", "in_session_by_guid", "guid_not_found", "json_body", "flag"]
 
 bp = Blueprint("atlas_v2", __name__, url_prefix="/api/atlas/v2")
 
@@ -40,6 +40,17 @@ def by_guid(guid: str) -> StoredEntity:
     except NotFound:
         raise guid_not_found(guid) from None
     if found.guid != guid.lower():
+        raise guid_not_found(guid)
+    return found
+
+
+def in_session_by_guid(session: Any, guid: str) -> StoredEntity:
+    """``by_guid`` inside the caller's session (one session per request on the hot read paths)."""
+    from catalog import store
+
+    lowered = guid.lower()
+    found = store.get_entity(session, lowered) if refs.is_guid(lowered) else None
+    if found is None:
         raise guid_not_found(guid)
     return found
 
