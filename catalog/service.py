@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from catalog import refs, store
 from catalog.config import Settings, redact_uri
 from catalog.db import make_engine, upgrade, writer
+from catalog.embedded.typedefs import TypeDefs
 from catalog.errors import NotFound
 from catalog.ingest import IngestReport, run_ingest
 from catalog.model import LineageGraph, StoredEntity
@@ -41,7 +42,8 @@ class Catalog:
         input never creates or touches it.
         """
         self.settings = settings or Settings.from_env()
-        self.registry = registry or TypeRegistry.default()
+        #: The typedefs: ``registry`` (the packaged ones, or those given) plus those the store holds.
+        self.typedefs = TypeDefs(registry or TypeRegistry.default(), open_store=lambda: self.engine)
         self._create = create
         self._engine: Engine | None = None
         self._read: sessionmaker[Session] | None = None
@@ -61,7 +63,21 @@ class Catalog:
             self._engine = engine
             self._read = sessionmaker(engine, expire_on_commit=False)
             self._write = sessionmaker(writer(engine), expire_on_commit=False)
+            self.typedefs.attach(engine, self._read, self._write, user=self.settings.user)
         return self._engine
+
+    @property
+    def registry(self) -> TypeRegistry:
+        """The type registry: the given (or packaged) typedefs plus those created through the API.
+
+        Reading it opens an existing store (never creates one), so an ingest checks its
+        input against the stored typedefs before it writes; on an open store each read
+        reloads the typedefs when the store's typedef table changed (one aggregate query
+        when it did not). The object stays the same: holders see later changes.
+        """
+        if self._engine is not None or self.store_exists():
+            return self.typedefs.current()
+        return self.typedefs.registry
 
     def _sessionmakers(self) -> tuple[sessionmaker[Session], sessionmaker[Session]]:
         self.engine  # noqa: B018 - the property opens the store on first use

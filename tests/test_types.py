@@ -84,7 +84,8 @@ def test_importing_the_package_pulls_in_no_third_party_module():
 
 def test_packaged_typedef_files_are_atlas_typesdefs_in_filename_order():
     files = sorted(p.name for p in TYPEDEFS_DIR.glob("*.json"))
-    assert files == ["0010-base.json", "1020-fs.json", "1030-hive.json", "4010-ml.json", "5000-catalog.json"]
+    assert files == ["0010-base.json", "1020-fs.json", "1030-hive.json", "1031-hive-hook.json", "4010-ml.json",
+                     "5000-catalog.json", "5100-openlineage.json"]
     for name in files:
         assert sorted(json.loads((TYPEDEFS_DIR / name).read_text())) == sorted(SECTIONS), name
 
@@ -121,6 +122,11 @@ def test_default_registry_has_every_relationship(registry):
     assert names == {
         "dataset_process_inputs", "process_dataset_outputs", "hive_table_db", "hive_table_columns",
         "ml_project_model_build", "ml_build_deployment", "ml_registered_model_versions",
+        # 1031-hive-hook.json: what Atlas's Hive hook messages need
+        "hive_process_column_lineage", "hive_process_process_executions", "hive_table_ddl_queries",
+        "hive_db_ddl_queries", "hive_db_location", "hive_table_storagedesc", "hive_table_partitionkeys",
+        # 5100-openlineage.json
+        "ol_job_runs",
     }
 
 
@@ -402,7 +408,8 @@ def test_our_additions_load_on_top_of_atlas_models(atlas_models):
     assert registry.is_a("ml_model_version", "ml_model_build")
 
 
-@pytest.mark.parametrize("name", ["0010-base.json", "1020-fs.json", "1030-hive.json", "4010-ml.json"])
+@pytest.mark.parametrize("name", ["0010-base.json", "1020-fs.json", "1030-hive.json", "1031-hive-hook.json",
+                                  "4010-ml.json"])
 def test_our_atlas_types_match_atlas_attribute_for_attribute(atlas_models, registry, name):
     theirs = atlas_registry(atlas_models)
     ours = json.loads((TYPEDEFS_DIR / name).read_text())
@@ -411,6 +418,13 @@ def test_our_atlas_types_match_atlas_attribute_for_attribute(atlas_models, regis
         atlas = {n: (a["typeName"], a.get("isOptional", False)) for n, a in theirs.all_attributes(d["name"]).items()}
         assert mine == atlas, d["name"]
         assert registry.is_a(d["name"], "Referenceable") == theirs.is_a(d["name"], "Referenceable")
+
+
+def test_an_enum_attribute_given_a_list_or_a_map_is_a_validation_error(registry):
+    for value in ([], {"a": 1}):
+        entity = Entity("hive_db", "db@cm", {"name": "db", "clusterName": "cm", "ownerType": value})
+        with pytest.raises(EntityValidationError, match="attribute 'ownerType' expects"):
+            registry.validate(entity)
 
 
 def test_atlas_sample_app_typedef_request_loads_on_our_types(registry):

@@ -34,5 +34,6 @@ def create_app(test_config: dict[str, Any] | None = None, *, settings: Settings 
     errors.init_app(app)
     api.init_app(app)
     atlas_v2.init_app(app)
+    __import__("web.openlineage", fromlist=["init_app"]).init_app(app)  # POST /api/v1/lineage (OpenLineage)
     ui.init_app(app)
     return app

@@ -106,7 +106,7 @@ def enum_checker(values: frozenset[str], expects: str) -> Checker:
     lowered = {v.lower(): v for v in values}
 
     def check(value: Any) -> str | None:
-        if value in values:
+        if isinstance(value, str) and value in values:  # a list or dict is not hashable: no ``in`` on it
             return None
         hint = ""
         if isinstance(value, str) and value.lower() in lowered:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import copy
 import json
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ from catalog.types.resolved import (
     SECTIONS,
     State,
     Table,
+    _split_type,
 )
 
 __all__ = ["TypeRegistry", "TYPEDEFS_DIR", "PRIMITIVE_TYPES"]
@@ -46,6 +47,24 @@ _default_lock = threading.Lock()
 
 def _label(entity: Entity) -> str:
     return f"{entity.type_name} '{entity.qualified_name}'"
+
+
+def _names_in(type_name: str) -> set[str]:
+    """Every type name an attribute type mentions: ``map<string,array<t>>`` -> {string, t}."""
+    shape, parts = _split_type(type_name)
+    if shape == "name":
+        return {parts[0]}
+    return set().union(*(_names_in(p) for p in parts))
+
+
+def _applicable(attribute: Mapping[str, Any]) -> list[str]:
+    """A business metadata attribute's applicableEntityTypes (a JSON list in a string, as Atlas keeps it)."""
+    raw = (attribute.get("options") or {}).get("applicableEntityTypes")
+    try:
+        value = json.loads(raw) if isinstance(raw, str) else raw
+    except ValueError:
+        return []
+    return [str(v) for v in value] if isinstance(value, list) else []
 
 
 class TypeRegistry:
@@ -192,6 +211,98 @@ class TypeRegistry:
             section: [{"category": CATEGORY[section], **copy.deepcopy(d)} for d in state.defs[section].values()]
             for section in SECTIONS
         }
+
+    # -- the typedef API: whole defs, guids, who uses a type -------------------------------
+
+    def copy(self) -> TypeRegistry:
+        """Another registry over the same state: a later load into either leaves the other alone."""
+        other = TypeRegistry()
+        other._state = self._state
+        return other
+
+    def adopt(self, other: TypeRegistry) -> None:
+        """Take every typedef of ``other`` in one swap: readers see the old state or the new, never a mix."""
+        self._state = other._state
+
+    def section_of(self, name: str) -> str | None:
+        """The AtlasTypesDef section (``entityDefs``, ...) defining ``name``, or None."""
+        return self._state.kind.get(name)
+
+    def iter_defs(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """``(section, def)`` of every typedef, sections in AtlasTypesDef order; the defs are read-only."""
+        state = self._state
+        for section in SECTIONS:
+            for d in state.defs[section].values():
+                yield section, d
+
+    def typedef(self, name: str) -> dict[str, Any]:
+        """Any typedef by name, with its ``category`` (a copy): Atlas's GET /types/typedef/name/{name}."""
+        section = self._state.kind.get(name)
+        if section is None:
+            raise UnknownTypeError(f"unknown type '{name}'" + did_you_mean(name, self._state.kind))
+        return {"category": CATEGORY[section], **copy.deepcopy(self._state.defs[section][name])}
+
+    def name_of_guid(self, guid: str) -> str | None:
+        """The name of the typedef whose ``guid`` is this one, or None."""
+        for _section, d in self.iter_defs():
+            if d.get("guid") == guid:
+                return d["name"]
+        return None
+
+    def headers(self) -> list[dict[str, Any]]:
+        """Atlas's AtlasTypeDefHeader of every typedef: guid, name, category, serviceType."""
+        found = []
+        for section, d in self.iter_defs():
+            header = {"guid": d.get("guid"), "name": d["name"], "category": CATEGORY[section]}
+            if d.get("serviceType"):
+                header["serviceType"] = d["serviceType"]
+            found.append(header)
+        return found
+
+    def super_types(self, name: str) -> frozenset[str]:
+        """Every super type of an entity or classification type, itself included (empty for others)."""
+        return self._state.ancestors.get(name, frozenset())
+
+    def direct_subtypes(self, name: str) -> list[str]:
+        """Entity or classification types that list ``name`` in their superTypes, sorted."""
+        return sorted(d["name"] for _section, d in self.iter_defs() if name in (d.get("superTypes") or ()))
+
+    def references_to(self, name: str, ignore: Iterable[str] = ()) -> list[tuple[str, str]]:
+        """Who uses type ``name``, as ``(kind, what)``; defs named in ``ignore`` do not count.
+
+        kind: ``subtype``, ``attribute`` (an attribute's type mentions it), ``relationship``
+        (a relationshipDef end), ``entityTypes`` (a classification's), ``applicableEntityTypes``
+        (a business metadata attribute's).
+        """
+        skip = set(ignore) | {name}
+        found: list[tuple[str, str]] = []
+        for section, d in self.iter_defs():
+            owner = d["name"]
+            if owner in skip:
+                continue
+            if name in (d.get("superTypes") or ()):
+                found.append(("subtype", f"subtype {owner}"))
+            for a in d.get("attributeDefs") or ():
+                if name in _names_in(a["typeName"]):
+                    found.append(("attribute", f"attribute {owner}.{a['name']} ({a['typeName']})"))
+                if name in _applicable(a):
+                    found.append(("applicableEntityTypes", f"applicableEntityTypes of {owner}.{a['name']}"))
+            for end in ("endDef1", "endDef2"):
+                if section == "relationshipDefs" and d[end]["type"] == name:
+                    found.append(("relationship", f"relationshipDef {owner} ({end} {d[end]['name']})"))
+            if name in (d.get("entityTypes") or ()):
+                found.append(("entityTypes", f"entityTypes of classificationDef {owner}"))
+        return found
+
+    def without(self, names: Iterable[str]) -> TypeRegistry:
+        """A new registry without the typedefs ``names``; TypeDefError when the rest needs one of them."""
+        state, gone = self._state, set(names)
+        defs = {s: {n: d for n, d in state.defs[s].items() if n not in gone} for s in SECTIONS}
+        kind = {n: k for n, k in state.kind.items() if n not in gone}
+        where = {n: w for n, w in state.source.items() if n not in gone}
+        other = TypeRegistry()
+        other._state = State(defs, kind, where)
+        return other
 
     # -- validation -------------------------------------------------------------------------
 
