@@ -34,6 +34,14 @@ def _atlas_api(ctx: Any) -> list[str]:
     return atlas_api.run(ctx)
 
 
-BENCHES: dict[str, Callable[[Any], list[str]]] = {"ingest": _ingest, "lineage": _lineage, "mlflow": _mlflow, "atlas_api": _atlas_api}
+def _atlas_search(ctx: Any) -> list[str]:
+    from bench import atlas_search
+
+    return atlas_search.run(ctx)
+
+
+BENCHES: dict[str, Callable[[Any], list[str]]] = {"ingest": _ingest, "lineage": _lineage, "mlflow": _mlflow, "atlas_api": _atlas_api,
+                                                  "atlas_search": _atlas_search}
+
 
 __all__ = ["BENCHES"]

@@ -278,7 +278,7 @@ def test_unknown_guids_and_unique_attributes_are_atlas_404s(client: Any) -> None
                                                  "does not exist"}
     malformed = client.post(f"{V2}/entity/bulk", data="{not json", content_type="application/json",
                             headers=_auth(STEWARD))
-    assert malformed.status_code == 400 and malformed.get_json()["errorCode"] == "ATLAS-400-00-01D"
+    assert malformed.status_code == 400 and malformed.get_json()["errorCode"] == "ATLAS-400-00-029"
 
 
 def test_the_synthesized_cml_bulk_request_is_accepted(app: Any, client: Any) -> None:

@@ -343,9 +343,9 @@ def _envelope(**fields: Any) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(("body", "status", "code", "message"), [
-    (b'{"type": "ENTITY_CREATE_V2",', 400, "ATLAS-400-00-01D",
+    (b'{"type": "ENTITY_CREATE_V2",', 400, "ATLAS-400-00-029",
      "request body is not valid JSON: Expecting property name enclosed in double quotes at line 1 column 29"),
-    (b"", 400, "ATLAS-400-00-01D", "request body is empty: expected JSON"),
+    (b"", 400, "ATLAS-400-00-029", "request body is empty: expected JSON"),
     ([], 400, "ATLAS-400-00-029", "request body: an empty list: expected one or more hook messages"),
     ([{"type": "ENTITY_CREATE_V2", "entities": {"entities": []}}, {"type": "ENTITY_MOVE"}], 400, "ATLAS-400-00-029",
      "messages[1].type: unknown message type 'ENTITY_MOVE' (expected one of ENTITY_CREATE_V2, "

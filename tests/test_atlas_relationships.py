@@ -345,7 +345,7 @@ def test_unknown_guids_are_atlas_404s(client: Any) -> None:
     assert deleted.status_code == 404 and deleted.get_json()["errorCode"] == "ATLAS-404-00-00C"
     not_json = client.post(f"{V2}/relationship", data="{nope", content_type="application/json",
                            headers=_auth(STEWARD))
-    assert not_json.status_code == 400 and not_json.get_json()["errorCode"] == "ATLAS-400-00-01D"
+    assert not_json.status_code == 400 and not_json.get_json()["errorCode"] == "ATLAS-400-00-029"
 
 
 def test_writes_need_a_steward(app: Any, client: Any) -> None:

@@ -105,3 +105,17 @@ def test_unknown_bench_is_rejected(capsys: pytest.CaptureFixture[str]) -> None:
         main(["nope"])
     assert exc.value.code == 2
     assert "unknown bench nope" in capsys.readouterr().err
+
+
+def test_atlas_api_bench(capsys: pytest.CaptureFixture[str]) -> None:
+    out = _run(capsys, "atlas_api")
+    assert "entity/bulk (client)" in out and "embedded ingest" in out and "guidAssignments" in out
+    assert re.search(r"^RATIO atlas-bulk-post/embedded-ingest = \d+\.\d+x \(target <= 1\.5x", out, re.MULTILINE)
+    assert re.search(r"^LATENCY atlas-get-entity p99 = \d+\.\d+ ms at 2,000 entities \(target <= 10 ms\)",
+                     out, re.MULTILINE)
+
+
+def test_atlas_search_bench(capsys: pytest.CaptureFixture[str]) -> None:
+    out = _run(capsys, "atlas_search")
+    assert re.search(r"^LATENCY atlas-search p99 = \d+\.\d+ ms \(target <= 50 ms\)", out, re.MULTILINE)
+    assert re.search(r"^RATIO atlas-search/bare-sql = \d+\.\d+x", out, re.MULTILINE)

@@ -271,7 +271,7 @@ def test_not_json_not_an_object_too_large_and_roles(app: Any, client: Any) -> No
     before = _counts(app)
     broken = _post(client, b'{"eventType": "START"')
     assert broken.status_code == 400 and broken.get_json() == {
-        "errorCode": "ATLAS-400-00-01D",
+        "errorCode": "ATLAS-400-00-029",
         "errorMessage": "request body is not valid JSON: Expecting ',' delimiter at line 1 column 22"}
     listed = _post(client, [_valid()])
     assert listed.get_json() == {"errorCode": "ATLAS-400-00-029", "errorMessage": "event: expected an object, got list"}

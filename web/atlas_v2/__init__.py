@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from flask import Flask
 
-from web.atlas_v2 import classifications, common, entities, lineage, notifications, relationships, types
+from web.atlas_v2 import classifications, common, entities, lineage, notifications, relationships, search, types
 
 __all__ = ["init_app"]
 
 
 def init_app(app: Flask) -> None:
     # the modules register their routes on ``common.bp`` when imported
-    assert classifications and entities and lineage and notifications and relationships and types
+    assert classifications and entities and lineage and notifications and relationships and types and search
     app.register_blueprint(common.bp)
     app.register_blueprint(common.admin)

@@ -19,8 +19,8 @@ bp = Blueprint("atlas_v2", __name__, url_prefix="/api/atlas/v2")
 
 admin = Blueprint("atlas_admin", __name__, url_prefix="/api/atlas/admin")
 
-#: Atlas's code for a body that is not valid JSON (``ATLAS-400-00-01D``, "invalid JSON").
-BAD_JSON = "ATLAS-400-00-01D"
+#: A body that is not valid JSON: Atlas's generic BAD_REQUEST code (it has no code of its own for it).
+BAD_JSON = "ATLAS-400-00-029"
 
 
 def catalog_of_app() -> Catalog:

@@ -155,7 +155,7 @@ def entity_set_attribute(guid: str):
         raise ApiError(400, BAD_REQUEST, "query parameter 'name' (the attribute to update) is required")
     value = request.get_json(silent=True)
     if value is None and request.get_data(cache=True).strip() not in (b"null",):
-        raise ApiError(400, "ATLAS-400-00-01D", "request body is not valid JSON (the attribute's new value)")
+        raise ApiError(400, "ATLAS-400-00-029", "request body is not valid JSON (the attribute's new value)")
     return _respond(ops.set_attribute(catalog_of_app(), found.guid, text_param("name", name) or "", value,
                                       user=user_name()))
 
