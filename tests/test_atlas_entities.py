@@ -323,3 +323,19 @@ def test_lineage_by_unique_attribute(app: Any, client: Any) -> None:
     assert answer["baseEntityGuid"] == guid_for("hive_table", "default.wine@cm")
     assert guid_for("ml_model_deployment", "deployment:wine@cm") in answer["guidEntityMap"]
     assert answer["lineageDirection"] == "OUTPUT"
+
+
+def test_mutation_headers_are_the_headers_get_answers(app: Any, client: Any) -> None:
+    _post(client, "/entity/bulk", _chain())
+    table = guid_for("hive_table", "default.wine@cm")
+    assert _post(client, f"/entity/guid/{table}/classifications", [{"typeName": "CONFIDENTIAL"}]).status_code == 204
+    body = _chain()
+    body["entities"][1]["attributes"]["description"] = "a new description"  # the table changes: UPDATE
+    body["entities"][5]["attributes"]["name"] = "wine (production)"  # the deployment changes too
+    answer = _post(client, "/entity/bulk", body).get_json()
+    updated = {h["guid"]: h for h in answer["mutatedEntities"]["UPDATE"]}
+    assert set(updated) == {table, guid_for("ml_model_deployment", "deployment:wine@cm")}
+    for guid, header in updated.items():
+        assert header == client.get(f"{V2}/entity/guid/{guid}/header").get_json()
+    assert "CONFIDENTIAL" in updated[guid_for("ml_model_deployment", "deployment:wine@cm")]["classificationNames"]
+    client.delete(f"{V2}/entity/guid/{table}/classification/CONFIDENTIAL", headers=_auth(STEWARD))

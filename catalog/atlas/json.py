@@ -84,30 +84,39 @@ def attributes_to_atlas(attributes: Mapping[str, Any]) -> dict[str, Any]:
     return {k: _to_atlas(v) for k, v in attributes.items()}
 
 
+#: The keys of an ``AtlasObjectId``, and what Atlas's related objects (``AtlasRelatedObjectId``,
+#: as GET answers them) add: a client may send either back.
+_OBJECT_ID_KEYS = frozenset({"guid", "typeName", "uniqueAttributes"})
+_RELATED_KEYS = _OBJECT_ID_KEYS | {"entityStatus", "displayText", "relationshipType", "relationshipGuid",
+                                   "relationshipStatus", "relationshipAttributes", "qualifiedName"}
+
+
 def ref_from_atlas(value: Any, by_guid: GuidResolver | None = None) -> EntityRef | None:
-    """An ``AtlasObjectId`` back to an ``EntityRef``; else None.
+    """An ``AtlasObjectId`` (or a related object as GET answers it) back to an ``EntityRef``; else None.
 
     By unique attributes (``typeName`` + ``uniqueAttributes.qualifiedName``), or by
-    ``guid`` when ``by_guid`` can resolve it (Atlas clients send either form).
+    ``guid`` when ``by_guid`` can resolve it (Atlas clients send either form). A struct
+    value (``typeName`` + ``attributes``) is not a reference.
     """
-    if not isinstance(value, Mapping):
+    if type(value) is not dict and not isinstance(value, Mapping):  # the dict check first: it is the usual case
         return None
     unique = value.get("uniqueAttributes")
-    if "typeName" in value and isinstance(unique, Mapping) and "qualifiedName" in unique:
+    if unique is not None and "typeName" in value and isinstance(unique, Mapping) and "qualifiedName" in unique:
         return EntityRef(str(value["typeName"]), str(unique["qualifiedName"]))
     guid = value.get("guid")
-    if by_guid is not None and isinstance(guid, str) and set(value) <= {"guid", "typeName", "uniqueAttributes"}:
+    if by_guid is not None and isinstance(guid, str) and _RELATED_KEYS.issuperset(value):
         return by_guid(guid)
     return None
 
 
 def _from_atlas(value: Any, by_guid: GuidResolver | None) -> Any:
-    ref = ref_from_atlas(value, by_guid)
-    if ref is not None:
-        return ref
-    if isinstance(value, list):
+    kind = type(value)
+    if kind is str or kind is int or kind is float or kind is bool or value is None:  # most attribute values
+        return value
+    if kind is list:
         return [_from_atlas(v, by_guid) for v in value]
-    return value
+    ref = ref_from_atlas(value, by_guid)
+    return value if ref is None else ref
 
 
 def attributes_from_atlas(attributes: Mapping[str, Any], by_guid: GuidResolver | None = None) -> dict[str, Any]:

@@ -42,7 +42,17 @@ from catalog.embedded.errors import (
     unique_not_found,
 )
 from catalog.errors import EntityValidationError, ReferenceNotFound, UnknownTypeError
-from catalog.model import DELETED, Classification, Entity, EntityRef, SourceBatch, StoredEntity, guid_for
+from catalog.model import (
+    DELETED,
+    HEADER_ATTRIBUTES,
+    Classification,
+    Entity,
+    EntityHeader,
+    EntityRef,
+    SourceBatch,
+    StoredEntity,
+    guid_for,
+)
 from catalog.store.schema import ClassificationRow, EntityRow
 
 if TYPE_CHECKING:
@@ -53,11 +63,6 @@ __all__ = ["SOURCE", "Mutation", "upsert", "upsert_in", "set_attribute", "delete
 
 #: The source the v2 API's writes are recorded under (audit, entity ``source``, tag origin).
 SOURCE = "atlas-api"
-#: Keys of an ``AtlasObjectId`` (GET answers add display keys; a client may send them back).
-_OBJECT_ID_KEYS = ("guid", "typeName", "uniqueAttributes")
-#: What an Atlas related-object carries besides its id (``AtlasRelatedObjectId``).
-_RELATED_EXTRAS = frozenset({"entityStatus", "displayText", "relationshipType", "relationshipGuid",
-                             "relationshipStatus", "relationshipAttributes", "qualifiedName"})
 
 
 @dataclass
@@ -70,6 +75,8 @@ class Mutation:
     deleted: list[str] = field(default_factory=list)
     purged: list[str] = field(default_factory=list)
     guid_assignments: dict[str, str] = field(default_factory=dict)
+    #: headers of entities this request wrote, built from what it wrote (no read back)
+    headers: dict[str, EntityHeader] = field(default_factory=dict)
 
     def guids(self) -> list[str]:
         return list(dict.fromkeys([*self.created, *self.updated, *self.partial, *self.deleted, *self.purged]))
@@ -77,7 +84,8 @@ class Mutation:
 
 def mutation_response(session: Session, mutation: Mutation, purged: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Atlas's ``EntityMutationResponse`` JSON: headers by operation, and ``guidAssignments``."""
-    headers = store.get_headers(session, mutation.guids())
+    headers = dict(mutation.headers)
+    headers.update(store.get_headers(session, [g for g in mutation.guids() if g not in headers]))
     mutated: dict[str, list[dict[str, Any]]] = {}
     for op, guids in (("CREATE", mutation.created), ("UPDATE", mutation.updated),
                       ("PARTIAL_UPDATE", mutation.partial), ("DELETE", mutation.deleted)):
@@ -131,32 +139,22 @@ def _request_guids(raws: Sequence[Mapping[str, Any]]) -> tuple[dict[str, EntityR
     A guid given twice must carry the same body (Atlas resolves each temporary guid once).
     """
     local: dict[str, EntityRef] = {}
-    bodies: dict[str, str] = {}
+    bodies: dict[str, Mapping[str, Any]] = {}
     assignments: dict[str, str] = {}
     for raw in raws:
         guid = raw.get("guid")
         key = _key_of(raw)
         if not isinstance(guid, str) or not guid or key is None:
             continue
-        text = canonical_json(raw)
-        if guid in bodies and bodies[guid] != text:
+        seen = bodies.get(guid)
+        if seen is not None and seen is not raw and canonical_json(seen) != canonical_json(raw):
             raise _invalid(f"guid {guid} is used by two different entities in this request "
                            f"({local[guid]} and {key}): each temporary guid must name one entity")
-        bodies[guid] = text
+        bodies[guid] = raw
         local[guid] = key
         if guid.startswith("-"):
             assignments[guid] = key.guid
     return local, assignments
-
-
-def _clean_ids(value: Any) -> Any:
-    """Related-object ids as GET answers them (display keys included) back to plain object ids."""
-    if isinstance(value, list):
-        return [_clean_ids(v) for v in value]
-    if isinstance(value, Mapping) and "guid" in value and "attributes" not in value and set(value) - set(_OBJECT_ID_KEYS):
-        if set(value) - set(_OBJECT_ID_KEYS) <= _RELATED_EXTRAS:
-            return {k: value[k] for k in _OBJECT_ID_KEYS if k in value}
-    return value
 
 
 class _Resolver:
@@ -185,12 +183,8 @@ def _to_entity(raw: Mapping[str, Any], resolver: _Resolver, registry: TypeRegist
     type_name = raw.get("typeName")
     if isinstance(type_name, str) and type_name and not registry.has_entity_type(type_name):
         raise AtlasApiError(400, TYPE_NAME_NOT_FOUND, f"Type ENTITY with name {type_name} does not exist")
-    cleaned = dict(raw)
-    for key in ("attributes", "relationshipAttributes"):
-        if isinstance(raw.get(key), Mapping):
-            cleaned[key] = {k: _clean_ids(v) for k, v in raw[key].items()}
     try:
-        entity = entity_from_atlas(cleaned, resolver)
+        entity = entity_from_atlas(raw, resolver)
     except EntityValidationError as exc:
         raise _invalid(str(exc)) from None
     if registry.is_process(entity.type_name):  # lineage sent as relationship ends is lineage
@@ -294,12 +288,28 @@ def upsert_in(
     _check_identity(raws, entities, stored, session)
     _merge_stored(entities, raws, stored, _own_tags(session, stored, source))
     plan = _write(session, registry, entities, user=user, source=source)
-    mutation = Mutation(guid_assignments=assignments)
+    mutation = Mutation(guid_assignments=assignments, headers=_headers(session, entities, plan))
     if partial:
         mutation.partial = plan.created + plan.updated
     else:
         mutation.created, mutation.updated = plan.created, plan.updated
     return mutation
+
+
+def _headers(session: Session, entities: Sequence[Entity], plan: store.WritePlan) -> dict[str, EntityHeader]:
+    """Headers of the entities ``plan`` created or updated, from the entities as written.
+
+    The mutation response of a 1,000-entity request would otherwise read all of them back;
+    only their classifications (direct and propagated, after the recompute) are read.
+    """
+    written = {c.guid for c in plan.changes}
+    tags = store.classifications_of(session, sorted(written))
+    return {
+        e.guid: EntityHeader(e.guid, e.type_name, e.qualified_name, e.status,
+                             {k: e.attributes[k] for k in HEADER_ATTRIBUTES if k in e.attributes},
+                             tuple(sorted(tags.get(e.guid, ()), key=lambda t: (t.type_name, t.source_guid))))
+        for e in entities if e.guid in written
+    }
 
 
 def set_attribute(catalog: Catalog, guid: str, name: str, value: Any, *, user: str, source: str = SOURCE) -> Mutation:
@@ -315,7 +325,7 @@ def set_attribute(catalog: Catalog, guid: str, name: str, value: Any, *, user: s
                                 f"Invalid attribute {name} for partial update of {old.type_name}")
         entity = stored_to_entity(old)
         entity.status = old.status
-        entity.attributes[name] = attributes_from_atlas({name: _clean_ids(value)}, _Resolver(session, {}))[name]
+        entity.attributes[name] = attributes_from_atlas({name: value}, _Resolver(session, {}))[name]
         entity.classifications = _own_tags(session, [guid], source).get(guid, [])
         plan = _write(session, registry, [entity], user=user, source=source)
     return Mutation(partial=plan.updated)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from catalog import store
@@ -34,13 +34,14 @@ _LINEAGE = {
 }
 
 
+_EDGES_OF = select(EdgeRow.from_guid, EdgeRow.to_guid, EdgeRow.direction, EdgeRow.relationship_guid).where(
+    or_(EdgeRow.from_guid == bindparam("guid"), EdgeRow.to_guid == bindparam("guid")))
+
+
 def _lineage_ends(session: Session, guid: str) -> dict[str, list[tuple[str, str]]]:
     """End name -> [(related guid, relationship guid)] from the lineage edges touching ``guid``."""
     ends: dict[str, list[tuple[str, str]]] = {}
-    edge = EdgeRow
-    query = select(edge.from_guid, edge.to_guid, edge.direction, edge.relationship_guid).where(
-        or_(edge.from_guid == guid, edge.to_guid == guid))
-    for src, dst, direction, rel in session.execute(query):
+    for src, dst, direction, rel in session.execute(_EDGES_OF, {"guid": guid}):
         if direction == INPUT_EDGE:  # dataset -> process
             name, other = ("inputs", src) if dst == guid else ("inputToProcesses", dst)
         elif direction == OUTPUT_EDGE:  # process -> dataset

@@ -24,6 +24,7 @@ from catalog.store.graph import lineage, recompute_propagation, walk
 from catalog.store.queries import (
     AuditEvent,
     audit_events,
+    classifications_of,
     find_by_qualified_name,
     get_entities,
     get_entity,
@@ -70,6 +71,7 @@ __all__ = [
     "get_entity",
     "get_entities",
     "get_headers",
+    "classifications_of",
     "find_by_qualified_name",
     "producers_of",
     "search",

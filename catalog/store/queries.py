@@ -31,6 +31,7 @@ __all__ = [
     "get_entity",
     "get_entities",
     "get_headers",
+    "classifications_of",
     "find_by_qualified_name",
     "producers_of",
     "search",
@@ -67,15 +68,20 @@ _ENTITY_COLUMNS = (
 )
 
 
-def _tags_for(session: Session, guids: Sequence[str]) -> dict[str, list[StoredClassification]]:
+#: Statements built once (an expanding ``IN``): building a ``select`` per call costs more
+#: than SQLite's own work on the entity page's hot path (``GET entity/guid``).
+_TAG_COLUMNS = ClassificationRow.__table__.c
+_TAGS_OF = select(
+    _TAG_COLUMNS.entity_guid, _TAG_COLUMNS.type_name, _TAG_COLUMNS.source_guid, _TAG_COLUMNS.propagate,
+    _TAG_COLUMNS.attributes,
+).where(_TAG_COLUMNS.entity_guid.in_(bindparam("guids", expanding=True)))
+
+
+def classifications_of(session: Session, guids: Sequence[str]) -> dict[str, list[StoredClassification]]:
+    """Direct and propagated classifications of ``guids`` (those that have any), by guid."""
     tags: dict[str, list[StoredClassification]] = {}
-    c = ClassificationRow.__table__
     for chunk in chunks(guids):
-        for row in session.execute(
-            select(c.c.entity_guid, c.c.type_name, c.c.source_guid, c.c.propagate, c.c.attributes).where(
-                c.c.entity_guid.in_(chunk)
-            )
-        ):
+        for row in session.execute(_TAGS_OF, {"guids": list(chunk)}):
             tags.setdefault(row.entity_guid, []).append(
                 StoredClassification(
                     row.type_name, row.entity_guid, row.source_guid, row.propagate, json.loads(row.attributes)
@@ -105,11 +111,14 @@ def _stored(rows: Iterable[Any], tags: Mapping[str, list[StoredClassification]])
     ]
 
 
+_ENTITIES_OF = select(*_ENTITY_COLUMNS).where(EntityRow.guid.in_(bindparam("guids", expanding=True)))
+
+
 def get_entities(session: Session, guids: Sequence[str]) -> dict[str, StoredEntity]:
     rows = []
     for chunk in chunks(list(guids)):
-        rows.extend(session.execute(select(*_ENTITY_COLUMNS).where(EntityRow.guid.in_(chunk))))
-    tags = _tags_for(session, [r.guid for r in rows])
+        rows.extend(session.execute(_ENTITIES_OF, {"guids": list(chunk)}))
+    tags = classifications_of(session, [r.guid for r in rows])
     return {e.guid: e for e in _stored(rows, tags)}
 
 
@@ -237,7 +246,7 @@ def find_by_qualified_name(
     if type_names is not None:
         query = query.where(EntityRow.type_name.in_(sorted(type_names)))
     rows = list(session.execute(query.order_by(EntityRow.type_name)))
-    return _stored(rows, _tags_for(session, [r.guid for r in rows]))
+    return _stored(rows, classifications_of(session, [r.guid for r in rows]))
 
 
 def _like_pattern(text: str) -> str:
@@ -280,7 +289,7 @@ def search(
         query = query.where(EntityRow.status == ACTIVE)
     query = query.order_by(EntityRow.type_name, EntityRow.qualified_name).limit(limit).offset(offset)
     rows = list(session.execute(query))
-    return _stored(rows, _tags_for(session, [r.guid for r in rows]))
+    return _stored(rows, classifications_of(session, [r.guid for r in rows]))
 
 
 def audit_events(session: Session, guid: str | None = None, *, limit: int = 100) -> list[AuditEvent]:
