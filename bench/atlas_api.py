@@ -2,12 +2,13 @@
 
 1. Bulk writes: the synthetic catalog's first 10,000 entities (tables, runs, model
    chains), as AtlasEntitiesWithExtInfo JSON, POSTed 1,000 per request with the official
-   ``apache-atlas`` client to the catalog's server on loopback (a threaded Werkzeug
-   server in this process, basic auth), into a new store. The baseline, timed right
+   ``apache-atlas`` client (in a process of its own, ``bench.atlas_client``) to the
+   catalog's server on loopback (a threaded Werkzeug server in this process, basic auth),
+   into a new store. The baseline, timed right
    after each API round into another new store, is the same entities through the
    embedded ingest (``store.upsert_batch``, one transaction). Target: ratio <= 1.5x.
 2. Entity reads: ``GET entity/guid/{guid}`` (relationship attributes, referred entities)
-   over HTTP with ``requests`` against the 100k catalog of the ingest bench, for bases
+   over HTTP with ``requests`` (a client process of its own) against the 100k catalog of the ingest bench, for bases
    cycling over tables, runs, model versions and deployments. Baseline: the same
    entity read in process (``store.get_entity``). Target: p99 <= 10 ms.
 """
@@ -32,7 +33,7 @@ def _served_app(path: Any) -> tuple[Any, Any, str]:
     """(app, server, url): the web app over the catalog at ``path``, served on a free loopback port."""
     import threading
 
-    from werkzeug.serving import make_server
+    from web.cli import make_http_server
 
     from catalog import users
     from catalog.config import Settings
@@ -43,7 +44,7 @@ def _served_app(path: Any) -> tuple[Any, Any, str]:
     with catalog.write_session() as session, session.begin():
         if not users.user_exists(session, USER[0]):
             users.add_user(session, USER[0], USER[1], "steward")
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_http_server("127.0.0.1", 0, app)
     threading.Thread(target=server.serve_forever, name="bench-atlas-api", daemon=True).start()
     return app, server, f"http://127.0.0.1:{server.server_port}"
 
@@ -67,18 +68,29 @@ def _bulk_bodies(size: int) -> tuple[list[dict[str, Any]], Any]:
     return bodies, batch
 
 
-def _post_all(ctx: Context, rep: int, bodies: list[dict[str, Any]]) -> tuple[float, int]:
-    from apache_atlas.client.base_client import AtlasClient
+def _client(ctx: Context, *args: str) -> dict[str, Any]:
+    """Run ``bench.atlas_client`` in its own process; its JSON answer."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
 
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-m", "bench.atlas_client", *args], cwd=root, capture_output=True,
+                          text=True, timeout=1800, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"bench.atlas_client {args[0]} failed: {done.stderr[-2000:]}")
+    return json.loads(done.stdout)
+
+
+def _post_all(ctx: Context, rep: int, bodies_path: str) -> tuple[float, int]:
     path = ctx.fresh_dir(f"atlas-bulk-{rep}") / "catalog.db"
     app, server, url = _served_app(path)
     try:
-        client = AtlasClient(url, USER)
-        seconds, responses = timed(lambda: [client.entity.create_entities(body) for body in bodies])
-        assigned = sum(len(r.guidAssignments or {}) for r in responses)
+        answer = _client(ctx, "bulk", url, USER[0], USER[1], bodies_path)
     finally:
         _stop(app, server)
-    return seconds, assigned
+    return answer["seconds"], answer["assigned"]
 
 
 def _ingest_all(ctx: Context, rep: int, batch: Any) -> float:
@@ -95,10 +107,14 @@ def _ingest_all(ctx: Context, rep: int, batch: Any) -> float:
 
 def _bulk(ctx: Context) -> list[str]:
     size = min(BULK_ENTITIES, max(ctx.sizes.entities // 10, 200))
+    import json
+
     bodies, batch = _bulk_bodies(size)
+    bodies_path = ctx.dir("atlas-bodies") / "bodies.json"
+    bodies_path.write_text(json.dumps(bodies))
     rows, ratios = [], []
     for rep in range(max(1, min(3, ctx.sizes.ingest_reps))):
-        api, assigned = _post_all(ctx, rep, bodies)
+        api, assigned = _post_all(ctx, rep, str(bodies_path))
         embedded = _ingest_all(ctx, rep, batch)
         ratios.append(api / embedded)
         rows.append((f"round {rep + 1}", len(batch.entities), len(bodies), fmt_s(api),
@@ -110,8 +126,6 @@ def _bulk(ctx: Context) -> list[str]:
 
 
 def _reads(ctx: Context) -> list[str]:
-    import requests
-
     from bench.lineage import _catalog
     from catalog import store
 
@@ -120,17 +134,16 @@ def _reads(ctx: Context) -> list[str]:
     kinds = (layout.tables, layout.runs, layout.versions, layout.deployments)
     calls = max(40, ctx.sizes.lineage_calls)
     guids = [kinds[i % 4][(i // 4 * 7919) % len(kinds[i % 4])] for i in range(calls)]
+    import json
+
+    guids_path = ctx.dir("atlas-reads") / "guids.json"
+    guids_path.write_text(json.dumps(guids))
     app, server, url = _served_app(built.path)
-    http, local = [], []
     try:
-        session = requests.Session()
-        for guid in guids[:20]:  # warm-up: connections, caches
-            session.get(f"{url}/api/atlas/v2/entity/guid/{guid}", timeout=30).raise_for_status()
+        http = _client(ctx, "get", url, str(guids_path))["seconds"]
         catalog = app.extensions["catalog"]
+        local = []
         for guid in guids:
-            start = time.perf_counter()
-            session.get(f"{url}/api/atlas/v2/entity/guid/{guid}", timeout=30).raise_for_status()
-            http.append(time.perf_counter() - start)
             start = time.perf_counter()
             with catalog.session() as s:
                 store.get_entity(s, guid)

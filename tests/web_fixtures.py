@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from werkzeug.serving import make_server
+from web.cli import make_http_server
 
 from catalog.config import Settings
 
@@ -22,7 +22,7 @@ from catalog.config import Settings
 @contextmanager
 def served(app: Any, name: str) -> Iterator[str]:
     """``http://127.0.0.1:<port>`` while the app is served by a threaded Werkzeug server."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_http_server("127.0.0.1", 0, app)
     thread = threading.Thread(target=server.serve_forever, name=name, daemon=True)
     thread.start()
     try:
