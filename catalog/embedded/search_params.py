@@ -244,14 +244,19 @@ def _check_lengths(p: Parameters) -> None:
                           "Invalid query length, update atlas.graph.fulltext-max-query-str-length to change the limit")
 
 
-def validate_basic(p: Parameters) -> None:
-    """Atlas's ``validateBasicSearchParameters``, in its order, and the limit's range."""
+def _check_paging_and_filters(p: Parameters) -> None:
+    """The checks both searches start with: paging in range, entity filters only with a type."""
     if p.limit < 0 or p.offset < 0:
         raise bad("Limit/offset should be non-negative")
     if p.limit > MAX_LIMIT:
         raise bad(f"limit must be at most {MAX_LIMIT} (atlas.search.maxlimit), got {p.limit}")
     if not p.typeName and p.entityFilters is not None:
         raise bad("EntityFilters specified without Type name")
+
+
+def validate_basic(p: Parameters) -> None:
+    """Atlas's ``validateBasicSearchParameters``, in its order, and the limit's range."""
+    _check_paging_and_filters(p)
     if not p.classification and p.tagFilters is not None:
         raise bad("TagFilters specified without tag name")
     if not (p.typeName or p.classification or p.query or p.termName):
@@ -262,12 +267,7 @@ def validate_basic(p: Parameters) -> None:
 
 def validate_quick(p: Parameters) -> None:
     """Atlas's checks of a quick search (POST ``search/quick``)."""
-    if p.limit < 0 or p.offset < 0:
-        raise bad("Limit/offset should be non-negative")
-    if p.limit > MAX_LIMIT:
-        raise bad(f"limit must be at most {MAX_LIMIT} (atlas.search.maxlimit), got {p.limit}")
-    if not p.typeName and p.entityFilters is not None:
-        raise bad("EntityFilters specified without Type name")
+    _check_paging_and_filters(p)
     if not p.typeName and not p.query and not p.classification:  # classification: the catalog's extension
         raise SearchError("INVALID_SEARCH_PARAMS", "No search parameter was found. One of the following MUST be "
                           "specified in the request; typeName, classification, termName or queryText")

@@ -18,7 +18,7 @@ from catalog.canonical import canonical_json
 from catalog.embedded.errors import AtlasApiError
 from catalog.errors import did_you_mean
 from catalog.types.checkers import describe
-from catalog.types.registry import TypeRegistry, _names_in
+from catalog.types.registry import TypeRegistry, names_in
 from catalog.types.resolved import CATEGORY, KIND, PRIMITIVE_TYPES, SECTIONS
 
 __all__ = ["posted", "check_request", "check_names", "check_update", "search_filter", "clean", "body_of",
@@ -193,7 +193,7 @@ def check_names(section: str, d: Mapping[str, Any], known: Mapping[str, str]) ->
             raise invalid(INCOMPATIBLE_SUPERTYPE, f"{name}: incompatible supertype {sup} (a {KIND[found]}, "
                                                    f"expects a {KIND[section]})")
     for a in d.get("attributeDefs") or ():
-        for used in sorted(_names_in(a["typeName"]) - PRIMITIVE_TYPES):
+        for used in sorted(names_in(a["typeName"]) - PRIMITIVE_TYPES):
             found = known.get(used)
             whole = f" (typeName {a['typeName']})" if used != a["typeName"] else ""
             if found is None:

@@ -31,7 +31,7 @@ from catalog.types.resolved import (
     SECTIONS,
     State,
     Table,
-    _split_type,
+    split_type,
 )
 
 __all__ = ["TypeRegistry", "TYPEDEFS_DIR", "PRIMITIVE_TYPES"]
@@ -49,12 +49,12 @@ def _label(entity: Entity) -> str:
     return f"{entity.type_name} '{entity.qualified_name}'"
 
 
-def _names_in(type_name: str) -> set[str]:
+def names_in(type_name: str) -> set[str]:
     """Every type name an attribute type mentions: ``map<string,array<t>>`` -> {string, t}."""
-    shape, parts = _split_type(type_name)
+    shape, parts = split_type(type_name)
     if shape == "name":
         return {parts[0]}
-    return set().union(*(_names_in(p) for p in parts))
+    return set().union(*(names_in(p) for p in parts))
 
 
 def _applicable(attribute: Mapping[str, Any]) -> list[str]:
@@ -283,7 +283,7 @@ class TypeRegistry:
             if name in (d.get("superTypes") or ()):
                 found.append(("subtype", f"subtype {owner}"))
             for a in d.get("attributeDefs") or ():
-                if name in _names_in(a["typeName"]):
+                if name in names_in(a["typeName"]):
                     found.append(("attribute", f"attribute {owner}.{a['name']} ({a['typeName']})"))
                 if name in _applicable(a):
                     found.append(("applicableEntityTypes", f"applicableEntityTypes of {owner}.{a['name']}"))

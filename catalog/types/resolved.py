@@ -40,7 +40,7 @@ _REL_CATEGORIES = ("ASSOCIATION", "AGGREGATION", "COMPOSITION")
 _PROPAGATE = ("NONE", "ONE_TO_TWO", "TWO_TO_ONE", "BOTH")
 
 
-def _split_type(type_name: str) -> tuple[str, tuple[str, ...]]:
+def split_type(type_name: str) -> tuple[str, tuple[str, ...]]:
     """('array', (T,)), ('map', (K, V)) or ('name', (type_name,)) for an Atlas attribute type."""
     if type_name.startswith("array<") and type_name.endswith(">"):
         return "array", (type_name[6:-1].strip(),)
@@ -190,7 +190,7 @@ class State:
 
     def _unknown_in(self, type_name: str) -> str | None:
         """The first name in an attribute type that is no usable attribute type, or None."""
-        shape, parts = _split_type(type_name)
+        shape, parts = split_type(type_name)
         if shape != "name":
             for part in parts:
                 bad = self._unknown_in(part)
@@ -259,7 +259,7 @@ class State:
 
     def expects(self, type_name: str) -> str:
         """What an attribute of this type expects, in words."""
-        shape, parts = _split_type(type_name)
+        shape, parts = split_type(type_name)
         kind = self.kind.get(type_name)
         if shape != "name" or type_name in PRIMITIVE_TYPES:
             return "date (epoch milliseconds int or ISO-8601 string)" if type_name == "date" else type_name
@@ -277,7 +277,7 @@ class State:
         return found
 
     def _make_checker(self, type_name: str) -> Checker:
-        shape, parts = _split_type(type_name)
+        shape, parts = split_type(type_name)
         expects = self.expects(type_name)
         if shape == "array":
             return array_checker(self.checker(parts[0]), self.expects(parts[0]), expects)

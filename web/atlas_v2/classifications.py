@@ -7,7 +7,7 @@ from flask import jsonify
 from catalog.embedded import classifications as tags
 from catalog.embedded.errors import AtlasApiError
 from web.atlas_v2.common import bp, by_guid, catalog_of_app, json_body
-from web.atlas_v2.entities import _by_unique
+from web.atlas_v2.entities import by_unique
 from web.auth import require, user_name
 from web.errors import BAD_REQUEST
 
@@ -32,52 +32,51 @@ def classification(guid: str, name: str):
     return jsonify(items[0])
 
 
+def _change(guid: str, change: str, name: str = "") -> tuple[str, int]:
+    """Add or update the body's classifications on ``guid``, or remove ``name``; 204."""
+    catalog = catalog_of_app()
+    if change == "remove":
+        tags.remove(catalog, guid, name, user=user_name())
+    else:
+        write = tags.add if change == "add" else tags.update
+        write(catalog, guid, tags.parse_classifications(json_body(list)), user=user_name())
+    return _NO_CONTENT
+
+
 @bp.post("/entity/guid/<guid>/classifications", strict_slashes=False)
 @require("steward")
 def add_classifications(guid: str):
-    found = by_guid(guid)
-    tags.add(catalog_of_app(), found.guid, tags.parse_classifications(json_body(list)), user=user_name())
-    return _NO_CONTENT
+    return _change(by_guid(guid).guid, "add")
 
 
 @bp.put("/entity/guid/<guid>/classifications", strict_slashes=False)
 @require("steward")
 def update_classifications(guid: str):
-    found = by_guid(guid)
-    tags.update(catalog_of_app(), found.guid, tags.parse_classifications(json_body(list)), user=user_name())
-    return _NO_CONTENT
+    return _change(by_guid(guid).guid, "update")
 
 
 @bp.delete("/entity/guid/<guid>/classification/<name>", strict_slashes=False)
 @require("steward")
 def delete_classification(guid: str, name: str):
-    found = by_guid(guid)
-    tags.remove(catalog_of_app(), found.guid, name, user=user_name())
-    return _NO_CONTENT
+    return _change(by_guid(guid).guid, "remove", name)
 
 
 @bp.post("/entity/uniqueAttribute/type/<type_name>/classifications", strict_slashes=False)
 @require("steward")
 def add_classifications_by_unique(type_name: str):
-    found = _by_unique(type_name)
-    tags.add(catalog_of_app(), found.guid, tags.parse_classifications(json_body(list)), user=user_name())
-    return _NO_CONTENT
+    return _change(by_unique(type_name).guid, "add")
 
 
 @bp.put("/entity/uniqueAttribute/type/<type_name>/classifications", strict_slashes=False)
 @require("steward")
 def update_classifications_by_unique(type_name: str):
-    found = _by_unique(type_name)
-    tags.update(catalog_of_app(), found.guid, tags.parse_classifications(json_body(list)), user=user_name())
-    return _NO_CONTENT
+    return _change(by_unique(type_name).guid, "update")
 
 
 @bp.delete("/entity/uniqueAttribute/type/<type_name>/classification/<name>", strict_slashes=False)
 @require("steward")
 def delete_classification_by_unique(type_name: str, name: str):
-    found = _by_unique(type_name)
-    tags.remove(catalog_of_app(), found.guid, name, user=user_name())
-    return _NO_CONTENT
+    return _change(by_unique(type_name).guid, "remove", name)
 
 
 @bp.post("/entity/bulk/classification", strict_slashes=False)

@@ -46,7 +46,7 @@ def _unique_key(type_name: str) -> EntityRef:
     return EntityRef(type_name, text_param("attr:qualifiedName", value) or "")
 
 
-def _by_unique(type_name: str) -> StoredEntity:
+def by_unique(type_name: str) -> StoredEntity:
     key = _unique_key(type_name)
     return ops.entity_by_unique(catalog_of_app(), key.type_name, key.qualified_name)
 
@@ -81,7 +81,7 @@ def entity_header_view(guid: str):
 @bp.get("/entity/uniqueAttribute/type/<type_name>", strict_slashes=False)
 def entity_by_unique(type_name: str):
     """``GET entity/uniqueAttribute/type/{type}?attr:qualifiedName=...``."""
-    found = _by_unique(type_name)
+    found = by_unique(type_name)
     catalog = catalog_of_app()
     with catalog.session() as session:
         return jsonify(entity_json(session, found, catalog.registry, **_read_options()))
@@ -89,7 +89,7 @@ def entity_by_unique(type_name: str):
 
 @bp.get("/entity/uniqueAttribute/type/<type_name>/header", strict_slashes=False)
 def entity_header_by_unique(type_name: str):
-    return jsonify(entity_header(_by_unique(type_name)))
+    return jsonify(entity_header(by_unique(type_name)))
 
 
 @bp.get("/entity/bulk", strict_slashes=False)
@@ -196,7 +196,7 @@ def entity_bulk_delete():
 @bp.delete("/entity/uniqueAttribute/type/<type_name>", strict_slashes=False)
 @require("steward")
 def entity_delete_by_unique(type_name: str):
-    found = _by_unique(type_name)
+    found = by_unique(type_name)
     return _respond(ops.delete(catalog_of_app(), [found.guid], user=user_name()))
 
 
@@ -213,6 +213,6 @@ def purge():
 @bp.get("/lineage/uniqueAttribute/type/<type_name>", strict_slashes=False)
 def lineage_by_unique(type_name: str):
     """``GET lineage/uniqueAttribute/type/{type}?attr:qualifiedName=...&direction=&depth=``."""
-    found = _by_unique(type_name)
+    found = by_unique(type_name)
     direction, depth = lineage_args()
     return jsonify(lineage_to_atlas(catalog_of_app().lineage(found.guid, direction=direction, depth=depth)))
