@@ -18,7 +18,7 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from catalog.canonical import canonical_json, digest
+from catalog.canonical import canonical_encoder, canonical_json, digest
 from catalog.errors import EntityValidationError
 from catalog.model import (
     ACTIVE,
@@ -43,6 +43,7 @@ __all__ = [
     "entity_from_atlas",
     "entities_from_atlas",
     "attributes_json",
+    "attributes_encoder",
     "tags_json",
     "classification_texts",
     "content_digest",
@@ -225,22 +226,33 @@ def _atlas_default(value: Any) -> Any:
     return str(value)
 
 
+def attributes_encoder(refs: list[EntityRef]) -> Callable[[Mapping[str, Any]], str]:
+    """``attributes_json`` with ``refs`` bound, set up once for the many entities of one ingest.
+
+    ``json.dumps`` with a ``default`` builds a new encoder per call: 0.3-0.4 of the 1.2-1.5 s
+    (CPU) a first ingest of 100k entities spent on their attribute and relationship texts.
+    One task at a time (see ``canonical.canonical_encoder``).
+    """
+    def default(value: Any) -> Any:
+        if isinstance(value, EntityRef):
+            refs.append(value)
+        return _atlas_default(value)
+
+    encode = canonical_encoder(default)
+
+    def attributes_text(attributes: Mapping[str, Any]) -> str:
+        return encode(attributes) if attributes else "{}"
+    return attributes_text
+
+
 def attributes_json(attributes: Mapping[str, Any], refs: list[EntityRef] | None = None) -> str:
-    """Canonical Atlas JSON text of attributes (references as ``AtlasObjectId``), in one ``dumps``.
+    """Canonical Atlas JSON text of attributes (references as ``AtlasObjectId``), in one encoder pass.
 
     The same text as ``canonical_json(attributes_to_atlas(attributes))``, without building
     the converted copy: the store keeps exactly this text. ``refs`` collects every
     reference met on the way (the store checks they exist).
     """
-    if not attributes:
-        return "{}"
-    default = _atlas_default
-    if refs is not None:
-        def default(value: Any) -> Any:
-            if isinstance(value, EntityRef):
-                refs.append(value)
-            return _atlas_default(value)
-    return json.dumps(attributes, sort_keys=True, separators=(",", ":"), default=default)
+    return attributes_encoder([] if refs is None else refs)(attributes)
 
 
 def tags_json(tags: Mapping[str, tuple[bool, str]]) -> str:

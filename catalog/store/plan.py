@@ -9,21 +9,22 @@ from the same plan in the same transaction.
 
 An entity whose source sends exactly what it sent last time (same ``incoming_digest``)
 is skipped before it is merged, validated or converted: the unchanged re-ingest that
-hooks and reconcilers run all the time costs one digest and one indexed read per entity.
+hooks and reconcilers run all the time costs one digest per entity and one indexed read
+per entity (or, for a batch that is most of its source, one scan of the source's digests).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from catalog.atlas.json import attributes_json, classification_texts, content_digest, incoming_digest, tags_json
-from catalog.canonical import canonical_json, chunks
+from catalog.atlas.json import attributes_encoder, classification_texts, content_digest, incoming_digest, tags_json
+from catalog.canonical import CHUNK, canonical_json, chunks
 from catalog.errors import CatalogError, EntityValidationError, ReferenceNotFound, UnknownTypeError
 from catalog.model import Entity, EntityRef, Finding, SourceBatch, guid_for
 from catalog.store.schema import INPUT_EDGE, OUTPUT_EDGE, ClassificationRow, EntityRow, now_ms, select_in
@@ -31,7 +32,10 @@ from catalog.store.schema import INPUT_EDGE, OUTPUT_EDGE, ClassificationRow, Ent
 if TYPE_CHECKING:
     from catalog.types.registry import TypeRegistry
 
-__all__ = ["ENTITY_COLUMNS", "EDGE_COLUMNS", "EntityChange", "Incoming", "StoredState", "WritePlan", "diff", "plan_upsert", "prepare", "read_stored"]
+__all__ = [
+    "ENTITY_COLUMNS", "EDGE_COLUMNS", "EntityChange", "Incoming", "StoredRow", "StoredState", "WritePlan", "diff",
+    "existing_guids", "plan_upsert", "prepare", "read_stored",
+]
 
 # Audit details keep values short: the audit says what changed, the entity holds the value.
 _AUDIT_VALUE_CHARS = 300
@@ -77,10 +81,10 @@ class Incoming:
     content: str
 
 
-def prepare(entity: Entity, digest: str, refs: list[EntityRef]) -> Incoming:
-    """The canonical texts of ``entity``; the references it holds are appended to ``refs``."""
-    attrs = attributes_json(entity.attributes, refs)
-    rels = attributes_json(entity.relationship_attributes, refs)
+def prepare(entity: Entity, digest: str, encode: Callable[[Mapping[str, Any]], str]) -> Incoming:
+    """The canonical texts of ``entity``, made with ``encode`` (an ``atlas.json.attributes_encoder``)."""
+    attrs = encode(entity.attributes)
+    rels = encode(entity.relationship_attributes)
     tags = classification_texts(entity) if entity.classifications else {}
     content = content_digest(entity.type_name, entity.qualified_name, attrs, rels, tags_json(tags), entity.status)
     return Incoming(entity, attrs, rels, tags, digest, content)
@@ -126,11 +130,24 @@ class WritePlan:
         return not (self.changes or self.edges or self.tag_inserts or self.tag_updates or self.tag_removals)
 
 
+class StoredRow(NamedTuple):
+    """The columns of a stored entity the diff compares against."""
+
+    guid: str
+    attributes: str
+    relationship_attributes: str
+    content_hash: str
+    incoming_hash: str
+    status: str
+    version: int
+    source: str
+
+
 @dataclass
 class StoredState:
     """What the store holds for one batch: rows, direct tags, referenced guids that exist."""
 
-    rows: dict[str, Any] = field(default_factory=dict)
+    rows: dict[str, StoredRow] = field(default_factory=dict)
     tags: dict[str, list[Any]] = field(default_factory=dict)
     existing_refs: set[str] = field(default_factory=set)
 
@@ -139,28 +156,53 @@ class StoredState:
 
 
 def _skippable(session: Session, digests: Mapping[str, str], source: str) -> set[str]:
-    """Guids whose stored entity was last written by ``source`` from the same incoming digest."""
-    sql = "SELECT guid, incoming_hash FROM entity WHERE source = {p} AND guid IN ({in})"
-    return {guid for guid, stored in select_in(session, sql, (source,), sorted(digests)) if stored == digests[guid]}
+    """Guids whose stored entity was last written by ``source`` from the same incoming digest.
+
+    Matched on the digest alone: it covers the entity's type name and qualifiedName, so
+    a row of ``source`` holding it is the row of that entity (its guid). When the batch
+    is most of what the source holds (a reconciler re-sending a whole source), one scan
+    of the source's range of the covering index; otherwise (a small batch into a large
+    catalog) one index lookup per incoming guid. At 100k entities (CPU): 0.45 s for the
+    lookups of (guid, digest) pairs before, 0.15 s for the scan of digests.
+    """
+    if len(digests) > CHUNK and _holds_at_most(session, source, 2 * len(digests)):
+        rows = select_in(session, "SELECT incoming_hash FROM entity WHERE source IN ({in})", (), [source])
+    else:
+        sql = "SELECT incoming_hash FROM entity WHERE source = {p} AND guid IN ({in})"
+        rows = select_in(session, sql, (source,), sorted(digests))
+    stored = {digest for (digest,) in rows}
+    return {guid for guid, digest in digests.items() if digest in stored}
 
 
-def read_stored(session: Session, guids: Sequence[str], refs: Iterable[str]) -> StoredState:
-    """The stored rows and direct tags of ``guids``, and which of ``refs`` exist."""
+def _holds_at_most(session: Session, source: str, limit: int) -> bool:
+    """Whether ``source`` wrote at most ``limit`` stored entities (counts no further than that)."""
+    first = select(EntityRow.guid).where(EntityRow.source == source).limit(limit + 1).subquery()
+    return (session.scalar(select(func.count()).select_from(first)) or 0) <= limit
+
+
+def existing_guids(session: Session, guids: Iterable[str]) -> set[str]:
+    """Which of ``guids`` are stored entities."""
+    rows = select_in(session, "SELECT guid FROM entity WHERE guid IN ({in})", (), sorted(set(guids)))
+    return {guid for (guid,) in rows}
+
+
+def read_stored(session: Session, guids: Sequence[str], refs: Iterable[str] = ()) -> StoredState:
+    """The stored rows and direct tags of ``guids``, and which of ``refs`` exist.
+
+    The rows are read on the DBAPI cursor (``select_in``): a first ingest asks for every
+    incoming guid and finds none, and SQLAlchemy's statement and row handling per chunk
+    cost more than the lookups (100k guids: 0.2-0.4 s before, 0.1 s now, CPU).
+    """
     state = StoredState()
-    columns = (
-        EntityRow.guid, EntityRow.attributes, EntityRow.relationship_attributes,
-        EntityRow.content_hash, EntityRow.incoming_hash, EntityRow.status, EntityRow.version, EntityRow.source,
-    )
-    for chunk in chunks(list(guids)):
-        state.rows.update((row.guid, row) for row in session.execute(select(*columns).where(EntityRow.guid.in_(chunk))))
+    sql = ("SELECT guid, attributes, relationship_attributes, content_hash, incoming_hash, status, version, source "
+           "FROM entity WHERE guid IN ({in})")
+    state.rows = {row[0]: StoredRow(*row) for row in select_in(session, sql, (), list(guids))}
     tag = ClassificationRow
     for chunk in chunks(list(state.rows)):
         query = select(tag).where(tag.entity_guid.in_(chunk), tag.source_guid == tag.entity_guid)
         for row in session.scalars(query):
             state.tags.setdefault(row.entity_guid, []).append(row)
-    wanted = sorted(set(refs))
-    for chunk in chunks(wanted):
-        state.existing_refs.update(session.scalars(select(EntityRow.guid).where(EntityRow.guid.in_(chunk))))
+    state.existing_refs = existing_guids(session, refs)
     return state
 
 
@@ -176,15 +218,21 @@ def plan_upsert(
     entities = dedupe(batch.entities)
     digests = {guid: incoming_digest(entity) for guid, entity in entities.items()}
     skipped = _skippable(session, digests, batch.source)
-    todo = {guid: entity for guid, entity in entities.items() if guid not in skipped}
+    # (an unchanged re-ingest skips everything: no pass over the batch for what is left)
+    todo = {} if len(skipped) == len(entities) else {g: e for g, e in entities.items() if g not in skipped}
     validate(todo, registry)
+    stored = read_stored(session, list(todo))
     held: list[EntityRef] = []
-    incoming = {guid: prepare(entity, digests[guid], held) for guid, entity in todo.items()}
-    refs = {g for g in {ref.guid for ref in held} if g not in entities}
-    stored = read_stored(session, list(todo), refs)
-    if refs - stored.existing_refs:
-        raise ReferenceNotFound(_missing_message(todo.values(), refs - stored.existing_refs))
+    encode = attributes_encoder(held)
+    # Each entity's texts are made as the diff reaches it, not all of them first: then no
+    # Incoming object per entity outlives its turn (100k of them, alive together, made
+    # the cyclic GC scan the whole heap once more during a first ingest).
+    incoming = ((guid, prepare(entity, digests[guid], encode)) for guid, entity in todo.items())
     plan = diff(batch.source, incoming, stored, registry, user=user, at=at)
+    missing = {ref.guid for ref in held if ref.guid not in entities}
+    missing -= existing_guids(session, missing)
+    if missing:
+        raise ReferenceNotFound(_missing_message(todo.values(), missing))
     plan.unchanged.extend(skipped)
     plan.findings = list(batch.findings)
     return plan
@@ -252,7 +300,7 @@ def validate(entities: Mapping[str, Entity], registry: TypeRegistry) -> None:
 
 
 def _refs_in(value: Any) -> Iterator[EntityRef]:
-    """References anywhere in an attribute value (what ``attributes_json`` collected)."""
+    """References anywhere in an attribute value (what ``attributes_encoder`` collected)."""
     if isinstance(value, EntityRef):
         yield value
     elif isinstance(value, Mapping):
@@ -289,14 +337,15 @@ def _truncate(value: Any) -> Any:
 
 def diff(
     source: str,
-    incoming: Mapping[str, Incoming],
+    incoming: Iterable[tuple[str, Incoming]],
     stored: StoredState,
     registry: TypeRegistry,
     *,
     user: str,
     at: int,
 ) -> WritePlan:
-    """Incoming entities + what the store holds -> the plan that makes the store agree. Pure.
+    """Incoming entities (guid, ``Incoming`` pairs) + what the store holds -> the plan that
+    makes the store agree. Pure.
 
     Atlas update semantics: attributes absent from the batch keep their stored value;
     direct classifications are replaced per origin (the batch's source), so one source
@@ -305,7 +354,7 @@ def diff(
     """
     plan = WritePlan(source=source, user=user, at=at)
     processes: dict[str, bool] = {}
-    for guid, inc in incoming.items():
+    for guid, inc in incoming:
         type_name = inc.entity.type_name
         process = processes.get(type_name)
         if process is None:
@@ -333,14 +382,18 @@ def _plan_create(plan: WritePlan, guid: str, inc: Incoming, process: bool) -> No
         entity.status, inc.attrs, inc.rels, inc.content, inc.digest, 1, plan.at, plan.at,
         plan.user, plan.user, plan.source,
     ))
-    keys = sorted(entity.attributes)
-    detail: dict[str, Any] = {"attributes": keys, "hash": inc.content}
-    tagged = ""
+    # The audit of a create records the content hash (and the direct tags), not the
+    # attributes: the entity's version 1 holds those. A detail of strings only is a dict the
+    # cyclic GC does not track; with the key list, two more tracked objects per new entity
+    # outlived the plan's collections, and at 100k entities one more full collection of the
+    # heap (0.5 s) ran during the ingest. The text is assembled (= canonical_json(detail)).
     if inc.tags:
-        detail["classifications"] = sorted(inc.tags)
-        tagged = ',"classifications":' + canonical_json(detail["classifications"])
-    # The audit text of a create, assembled (= canonical_json(detail)): one per new entity.
-    text = f'{{"attributes":{canonical_json(keys)}{tagged},"hash":"{inc.content}"}}'
+        names = sorted(inc.tags)
+        detail: dict[str, Any] = {"classifications": names, "hash": inc.content}
+        text = f'{{"classifications":{canonical_json(names)},"hash":"{inc.content}"}}'
+    else:
+        detail = {"hash": inc.content}
+        text = f'{{"hash":"{inc.content}"}}'
     plan.changes.append(EntityChange("ENTITY_CREATE", guid, entity.type_name, entity.qualified_name, detail, text))
     if process:
         _plan_edges(plan, guid, entity)
