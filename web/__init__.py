@@ -22,7 +22,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, settings: Settings 
     from flask import Flask
 
     from catalog.service import Catalog
-    from web import api, atlas_v2, auth, errors, ui
+    from web import api, atlas_v2, auth, errors, openlineage, ui
 
     app = Flask(__name__)
     app.config.from_mapping(MAX_CONTENT_LENGTH=1_048_576)
@@ -37,6 +37,6 @@ def create_app(test_config: dict[str, Any] | None = None, *, settings: Settings 
     errors.init_app(app)
     api.init_app(app)
     atlas_v2.init_app(app)
-    __import__("web.openlineage", fromlist=["init_app"]).init_app(app)  # POST /api/v1/lineage (OpenLineage)
+    openlineage.init_app(app)  # POST /api/v1/lineage
     ui.init_app(app)
     return app

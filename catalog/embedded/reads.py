@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from catalog import store
 from catalog.atlas import stored_entity_to_atlas
 from catalog.atlas.relations import related_object, relationship_guid, with_guids
+from catalog.canonical import canonical_json
 from catalog.model import EntityHeader, StoredEntity, guid_for
 from catalog.store.schema import INPUT_EDGE, OUTPUT_EDGE, EdgeRow
 
@@ -152,8 +153,6 @@ _AUDIT_PREFIX = {"ENTITY_CREATE": "Created", "ENTITY_UPDATE": "Updated", "ENTITY
 
 def audit_json(events: Iterable[store.AuditEvent]) -> list[dict[str, Any]]:
     """``EntityAuditEventV2`` list (newest first), from the catalog's audit log."""
-    from catalog.canonical import canonical_json
-
     result = []
     for event in events:
         action = AUDIT_ACTIONS.get(event.action, event.action)
