@@ -8,7 +8,6 @@ delete reads back ``DELETED``. Error paths answer Atlas's codes with nothing wri
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +20,7 @@ from catalog import store, users
 from catalog.config import Settings
 from catalog.model import guid_for
 from tests.conftest import reference
-from tests.web_fixtures import catalog_app, client, served  # noqa: F401 - fixtures
+from tests.web_fixtures import basic_auth, catalog_app, client, served  # noqa: F401 - fixtures
 
 STEWARD = ("steward", "steward-password")
 VIEWER = ("viewer", "viewer-password")
@@ -47,12 +46,8 @@ def base_url(app: Any) -> Iterator[str]:
         yield url
 
 
-def _auth(who: tuple[str, str]) -> dict[str, str]:
-    return {"Authorization": "Basic " + base64.b64encode(f"{who[0]}:{who[1]}".encode()).decode()}
-
-
 def _post(client: Any, path: str, body: Any, who: tuple[str, str] = STEWARD) -> Any:
-    return client.post(V2 + path, data=json.dumps(body), content_type="application/json", headers=_auth(who))
+    return client.post(V2 + path, data=json.dumps(body), content_type="application/json", headers=basic_auth(who))
 
 
 def _chain() -> dict[str, Any]:
@@ -177,19 +172,19 @@ def test_partial_updates_by_guid_and_by_unique_attribute(app: Any, client: Any) 
     _post(client, "/entity/bulk", _chain())
     guid = guid_for("hive_table", "default.wine@cm")
     response = client.put(f"{V2}/entity/guid/{guid}?name=comment", data=json.dumps("grapes"),
-                          content_type="application/json", headers=_auth(STEWARD))
+                          content_type="application/json", headers=basic_auth(STEWARD))
     assert response.status_code == 200, response.get_json()
     assert [h["guid"] for h in response.get_json()["mutatedEntities"]["PARTIAL_UPDATE"]] == [guid]
     body = {"entity": {"attributes": {"description": "red wines"}}}
     response = client.put(f"{V2}/entity/uniqueAttribute/type/hive_table?attr:qualifiedName=default.wine@cm",
-                          data=json.dumps(body), content_type="application/json", headers=_auth(STEWARD))
+                          data=json.dumps(body), content_type="application/json", headers=basic_auth(STEWARD))
     assert response.status_code == 200, response.get_json()
     stored = client.get(f"{V2}/entity/guid/{guid}").get_json()["entity"]
     assert stored["attributes"]["comment"] == "grapes" and stored["attributes"]["description"] == "red wines"
     assert stored["attributes"]["owner"] == "hive"  # kept: not in either body
     assert stored["relationshipAttributes"]["db"]["guid"] == guid_for("hive_db", "default@cm")
     bad = client.put(f"{V2}/entity/guid/{guid}?name=colour", data=json.dumps("red"),
-                     content_type="application/json", headers=_auth(STEWARD))
+                     content_type="application/json", headers=basic_auth(STEWARD))
     assert bad.status_code == 400
     assert bad.get_json() == {"errorCode": "ATLAS-400-00-074",
                               "errorMessage": "Invalid attribute colour for partial update of hive_table"}
@@ -250,11 +245,11 @@ def test_classification_errors(app: Any, client: Any) -> None:
         "errorMessage": f"invalid parameters: entity: {table}, already associated with classification: PII"}
     unknown = _post(client, f"/entity/guid/{table}/classifications", [{"typeName": "SECRETISH"}])
     assert unknown.get_json() == {"errorCode": "ATLAS-400-00-046", "errorMessage": "SECRETISH: Unknown/invalid classification"}
-    propagated = client.delete(f"{V2}/entity/guid/{build}/classification/PII", headers=_auth(STEWARD))
+    propagated = client.delete(f"{V2}/entity/guid/{build}/classification/PII", headers=basic_auth(STEWARD))
     assert propagated.status_code == 400 and propagated.get_json()["errorCode"] == "ATLAS-400-00-06C"
-    absent = client.delete(f"{V2}/entity/guid/{table}/classification/SENSITIVE", headers=_auth(STEWARD))
+    absent = client.delete(f"{V2}/entity/guid/{table}/classification/SENSITIVE", headers=basic_auth(STEWARD))
     assert absent.get_json()["errorCode"] == "ATLAS-400-00-06D"
-    assert client.delete(f"{V2}/entity/guid/{table}/classification/PII", headers=_auth(STEWARD)).status_code == 204
+    assert client.delete(f"{V2}/entity/guid/{table}/classification/PII", headers=basic_auth(STEWARD)).status_code == 204
     bulk = _post(client, "/entity/bulk/classification",
                  {"classification": {"typeName": "SENSITIVE"}, "entityGuids": [table, build]})
     assert bulk.status_code == 204
@@ -277,7 +272,7 @@ def test_unknown_guids_and_unique_attributes_are_atlas_404s(client: Any) -> None
                                  "errorMessage": "Instance hive_table with unique attribute {qualifiedName=x@cm} "
                                                  "does not exist"}
     malformed = client.post(f"{V2}/entity/bulk", data="{not json", content_type="application/json",
-                            headers=_auth(STEWARD))
+                            headers=basic_auth(STEWARD))
     assert malformed.status_code == 400 and malformed.get_json()["errorCode"] == "ATLAS-400-00-029"
 
 
@@ -338,4 +333,4 @@ def test_mutation_headers_are_the_headers_get_answers(app: Any, client: Any) -> 
     for guid, header in updated.items():
         assert header == client.get(f"{V2}/entity/guid/{guid}/header").get_json()
     assert "CONFIDENTIAL" in updated[guid_for("ml_model_deployment", "deployment:wine@cm")]["classificationNames"]
-    client.delete(f"{V2}/entity/guid/{table}/classification/CONFIDENTIAL", headers=_auth(STEWARD))
+    client.delete(f"{V2}/entity/guid/{table}/classification/CONFIDENTIAL", headers=basic_auth(STEWARD))

@@ -9,7 +9,6 @@ and the field.
 
 from __future__ import annotations
 
-import base64
 import gzip
 import json
 import re
@@ -26,7 +25,7 @@ from catalog.config import Settings
 from catalog.model import guid_for
 from catalog.types.registry import TYPEDEFS_DIR, TypeRegistry
 from tests.conftest import reference
-from tests.web_fixtures import catalog_app, client, served  # noqa: F401 - fixtures
+from tests.web_fixtures import basic_auth, catalog_app, client, served  # noqa: F401 - fixtures
 
 STEWARD = ("steward", "steward-password")
 VIEWER = ("viewer", "viewer-password")
@@ -46,13 +45,9 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         yield app
 
 
-def _auth(who: tuple[str, str]) -> dict[str, str]:
-    return {"Authorization": "Basic " + base64.b64encode(f"{who[0]}:{who[1]}".encode()).decode()}
-
-
 def _post(client: Any, body: Any, who: tuple[str, str] | None = STEWARD, path: str = HOOK) -> Any:
     data = body if isinstance(body, (bytes, str)) else json.dumps(body)
-    return client.post(path, data=data, content_type="application/json", headers=_auth(who) if who else {})
+    return client.post(path, data=data, content_type="application/json", headers=basic_auth(who) if who else {})
 
 
 def _ok(response: Any) -> dict[str, Any]:
@@ -315,7 +310,7 @@ def test_atlas_rest_client_form_list_of_json_strings_answers_204(app: Any) -> No
                 "msgSplitIdx": 1, "msgSplitCount": 1, "msgCreationTime": 1714557600000, "message": message}
     with served(app, "hook-rest") as url:
         response = requests.post(url + HOOK, data=json.dumps([json.dumps(envelope)]), timeout=10,
-                                 headers={"Content-Type": "application/json", **_auth(STEWARD)})
+                                 headers={"Content-Type": "application/json", **basic_auth(STEWARD)})
         assert (response.status_code, response.content) == (204, b"")
         assert requests.get(f"{url}{V2}/entity/guid/{guid_for('hive_db', 'rest@cm')}", timeout=10).status_code == 200
 
@@ -323,7 +318,7 @@ def test_atlas_rest_client_form_list_of_json_strings_answers_204(app: Any) -> No
 def test_gzip_encoded_body_is_read(app: Any, client: Any) -> None:
     body = gzip.compress(json.dumps(_create(_v2("hive_db", "gz@cm", name="gz", clusterName="cm"))).encode())
     response = client.post(HOOK, data=body, content_type="application/json",
-                           headers={**_auth(STEWARD), "Content-Encoding": "gzip"})
+                           headers={**basic_auth(STEWARD), "Content-Encoding": "gzip"})
     assert _headers(_ok(response), "CREATE") == {("hive_db", "gz@cm")}
 
 

@@ -8,7 +8,6 @@ keeps it. Every refusal answers Atlas's code and message, with nothing written.
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,7 +19,7 @@ from catalog import store, users
 from catalog.atlas.relations import relationship_guid
 from catalog.config import Settings
 from catalog.model import guid_for
-from tests.web_fixtures import catalog_app, client, served  # noqa: F401 - fixtures
+from tests.web_fixtures import basic_auth, catalog_app, client, served  # noqa: F401 - fixtures
 
 STEWARD = ("steward", "steward-password")
 VIEWER = ("viewer", "viewer-password")
@@ -48,12 +47,8 @@ def base_url(app: Any) -> Iterator[str]:
         yield url
 
 
-def _auth(who: tuple[str, str]) -> dict[str, str]:
-    return {"Authorization": "Basic " + base64.b64encode(f"{who[0]}:{who[1]}".encode()).decode()}
-
-
 def _send(client: Any, method: str, path: str, body: Any = None, who: tuple[str, str] | None = STEWARD) -> Any:
-    headers = _auth(who) if who else {}
+    headers = basic_auth(who) if who else {}
     data = json.dumps(body) if body is not None else None
     return client.open(V2 + path, method=method, data=data, content_type="application/json", headers=headers)
 
@@ -344,7 +339,7 @@ def test_unknown_guids_are_atlas_404s(client: Any) -> None:
     deleted = _send(client, "DELETE", f"/relationship/guid/{unknown}")
     assert deleted.status_code == 404 and deleted.get_json()["errorCode"] == "ATLAS-404-00-00C"
     not_json = client.post(f"{V2}/relationship", data="{nope", content_type="application/json",
-                           headers=_auth(STEWARD))
+                           headers=basic_auth(STEWARD))
     assert not_json.status_code == 400 and not_json.get_json()["errorCode"] == "ATLAS-400-00-029"
 
 

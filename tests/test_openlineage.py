@@ -8,7 +8,6 @@ events are refused with the field named and nothing written.
 
 from __future__ import annotations
 
-import base64
 import gzip
 import json
 import uuid
@@ -37,7 +36,7 @@ from catalog import store, users
 from catalog.config import Settings
 from catalog.model import guid_for
 from tests.conftest import reference
-from tests.web_fixtures import catalog_app, client, served  # noqa: F401 - fixtures
+from tests.web_fixtures import basic_auth, catalog_app, client, served  # noqa: F401 - fixtures
 
 STEWARD = ("steward", "steward-password")
 VIEWER = ("viewer", "viewer-password")
@@ -73,13 +72,9 @@ def _transport(app: Any, base_url: str, **options: Any) -> HttpTransport:
     return HttpTransport(HttpConfig(url=base_url, auth=auth, **options))
 
 
-def _auth(who: tuple[str, str]) -> dict[str, str]:
-    return {"Authorization": "Basic " + base64.b64encode(f"{who[0]}:{who[1]}".encode()).decode()}
-
-
 def _post(client: Any, body: Any, who: tuple[str, str] | None = STEWARD) -> Any:
     data = body if isinstance(body, (bytes, str)) else json.dumps(body)
-    return client.post(LINEAGE, data=data, content_type="application/json", headers=_auth(who) if who else {})
+    return client.post(LINEAGE, data=data, content_type="application/json", headers=basic_auth(who) if who else {})
 
 
 def _entity(client: Any, type_name: str, qualified_name: str) -> dict[str, Any]:
@@ -280,7 +275,7 @@ def test_not_json_not_an_object_too_large_and_roles(app: Any, client: Any) -> No
         "request body is larger than the limit of 1048576 bytes (MAX_CONTENT_LENGTH)")
     bomb = gzip.compress(json.dumps({**_valid(), "padding": "x" * 3_000_000}).encode())
     inflated = client.post(LINEAGE, data=bomb, content_type="application/json",
-                           headers={**_auth(STEWARD), "Content-Encoding": "gzip"})
+                           headers={**basic_auth(STEWARD), "Content-Encoding": "gzip"})
     assert inflated.status_code == 413 and inflated.get_json()["errorMessage"].startswith(
         "the decompressed request body is larger than the limit of 1048576 bytes")
     anonymous = _post(client, _valid(), who=None)

@@ -8,6 +8,7 @@ and imports ``client`` and ``base_url`` from here. ``catalog_app`` serves anonym
 
 from __future__ import annotations
 
+import base64
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -63,3 +64,8 @@ def base_url(app: Any) -> Iterator[str]:
     """The module's ``app`` served over HTTP on a free loopback port."""
     with served(app, "catalog-web-test") as url:
         yield url
+
+
+def basic_auth(who: tuple[str, str]) -> dict[str, str]:
+    """The ``Authorization`` header of HTTP basic auth for ``(name, password)``."""
+    return {"Authorization": "Basic " + base64.b64encode(f"{who[0]}:{who[1]}".encode()).decode()}
