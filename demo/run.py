@@ -3,7 +3,8 @@
 1. generate the wine-quality data under ``data/`` (``demo.data``);
 2. train and register ``wine-quality`` in MLflow, unless it already has a version;
 3. ingest lineage.yml and MLflow into the catalog (a re-run writes nothing);
-4. print ``catalog lineage models:/wine-quality@champion --direction both``.
+4. print ``catalog lineage models:/wine-quality@champion --direction both``;
+5. run ``catalog check wine-quality-stream`` and print its report (exit 1 if it fails).
 
 Settings come from the environment like every ``catalog`` command
 (``CATALOG_DATABASE_URL``, ``CATALOG_MLFLOW_URI``, ``CATALOG_LINEAGE_FILE``); the
@@ -21,7 +22,7 @@ from pathlib import Path
 from catalog.config import Settings
 from catalog.errors import CatalogError
 
-__all__ = ["ENVIRONMENT", "MODEL_REF", "main", "run"]
+__all__ = ["DEPLOYMENT", "ENVIRONMENT", "MODEL_REF", "main", "run"]
 
 #: Set (unless already set) before MLflow is imported: no progress bars, no git
 #: probing noise, no usage telemetry (the demo never talks to the network), and
@@ -34,6 +35,7 @@ ENVIRONMENT = {
     "GIT_PYTHON_REFRESH": "quiet",
 }
 MODEL_REF = "models:/wine-quality@champion"
+DEPLOYMENT = "wine-quality-stream"
 DATA_ROOT = Path("data")
 
 Say = Callable[[str], None]
@@ -99,8 +101,17 @@ def show_lineage(ref: str = MODEL_REF, say: Say = _say) -> int:
     return int(code or 0)
 
 
+def check(deployment: str = DEPLOYMENT, say: Say = _say) -> int:
+    """Step 5: exactly what ``catalog check DEPLOYMENT`` prints (the report is stored as evidence)."""
+    from catalog.cli import cli
+
+    say(f"$ catalog check {deployment}")
+    code = cli.main(["check", deployment], prog_name="catalog", standalone_mode=False)
+    return int(code or 0)
+
+
 def run(say: Say = _say) -> int:
-    """All four steps with the environment's settings; returns the exit code."""
+    """All five steps with the environment's settings; returns the exit code."""
     settings = Settings.from_env()
     if not Path(settings.lineage_file).is_file():
         say(f"error: {settings.lineage_file} not found (run the demo from the repository root)")
@@ -108,7 +119,7 @@ def run(say: Say = _say) -> int:
     paths = generate(DATA_ROOT, say)
     train(settings, paths.table, say)
     report = ingest(settings, say)
-    code = show_lineage(MODEL_REF, say)
+    code = show_lineage(MODEL_REF, say) or check(DEPLOYMENT, say)
     if code:
         return code
     if report.findings:

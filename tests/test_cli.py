@@ -134,6 +134,9 @@ COMMANDS = {
     "search": "Find entities whose qualifiedName or name contains TEXT (case-insensitive).",
     "findings": "List the findings of the latest ingests; exits 1 when there are any.",
     "serve": "Serve the JSON API and Atlas's v2 REST API",
+    "check": "Check a deployment (of lineage.yml) or a model version before it is deployed.",
+    "evidence": "Verify the evidence chain; export a model card for auditors.",
+    "expectations": "Draft Great Expectations suites.",
 }
 
 

@@ -111,9 +111,12 @@ class DemoDir:
             [str(CATALOG), *args], check=False, cwd=self.root, env=self.env, capture_output=True, text=True, timeout=60
         )
 
-    def audit_rows(self) -> int:
+    def audit_rows(self, source: str | None = None) -> int:
+        """Audit events in the demo's catalog (of one source, or of every source but ``catalog-check``)."""
         with contextlib.closing(sqlite3.connect(self.root / "catalog.db")) as con:
-            return con.execute("SELECT count(*) FROM audit_event").fetchone()[0]
+            if source is None:
+                return con.execute("SELECT count(*) FROM audit_event WHERE source != 'catalog-check'").fetchone()[0]
+            return con.execute("SELECT count(*) FROM audit_event WHERE source = ?", (source,)).fetchone()[0]
 
 
 def _demo_env(root: Path) -> dict[str, str]:
@@ -151,6 +154,7 @@ def _run_demo(root: Path, env: dict[str, str]) -> tuple[int, str, list[object]]:
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoDir]:
     root = tmp_path_factory.mktemp("demo")
     shutil.copyfile(REPO / "lineage.yml", root / "lineage.yml")
+    shutil.copytree(REPO / "expectations", root / "expectations")
     env = _demo_env(root)
     code, output, attempts = _run_demo(root, env)
     assert attempts == [], "the demo tried the network"
@@ -164,6 +168,9 @@ def test_demo_prints_each_step_and_exits_0(demo):
         assert any(line.startswith(step) for line in lines), (step, demo.output)
     assert "registered wine-quality version 1, alias champion" in demo.output
     assert "$ catalog lineage models:/wine-quality@champion --direction both" in demo.output
+    assert "$ catalog check wine-quality-stream" in demo.output
+    assert "PASS    signature-matches-input" in demo.output and "PASS    expectations-pass" in demo.output
+    assert "12 passed, 0 warnings, 0 failed, 0 waived, 0 errors" in demo.output
 
 
 def test_demo_ingest_records_no_findings(demo):
@@ -258,6 +265,10 @@ def test_second_demo_run_reuses_the_model_and_creates_no_version_2(demo, second_
     assert "default.wineds_ext@cm →" in second_run.output
 
 
-def test_second_demo_run_writes_nothing_to_the_catalog(second_run):
+def test_second_demo_run_writes_nothing_to_the_catalog_but_the_checks_evidence(demo, second_run):
     assert second_run.audit_after == second_run.audit_before, second_run.output
     assert "(nothing written)" in second_run.output
+    # each run's check is recorded: its verdict and evidence head on the deployment and the version
+    assert demo.audit_rows("catalog-check") == 4
+    with contextlib.closing(sqlite3.connect(demo.root / "catalog.db")) as con:
+        assert con.execute("SELECT count(*), min(seq), max(seq) FROM evidence").fetchone() == (2, 1, 2)

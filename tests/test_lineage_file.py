@@ -78,7 +78,7 @@ def cml_reference() -> Path:
 
 
 def same_content(a: LineageDocument, b: LineageDocument) -> bool:
-    return a.model_dump(exclude={"source"}) == b.model_dump(exclude={"source"})
+    return a.model_dump(exclude={"source", "policy_source"}) == b.model_dump(exclude={"source", "policy_source"})
 
 
 # -- the CML form -----------------------------------------------------------------------
@@ -664,7 +664,7 @@ def test_schema_is_draft_2020_12_with_both_forms() -> None:
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert schema["anyOf"] == [{"$ref": "#/$defs/FullLineageFile"}, {"$ref": "#/$defs/CmlLineageFile"}]
     full = schema["$defs"]["FullLineageFile"]
-    assert list(full["properties"]) == ["version", "cluster", "datasets", "models", "deployments"]
+    assert list(full["properties"]) == ["version", "cluster", "datasets", "models", "deployments", "policy"]
     for name, definition in schema["$defs"].items():
         if name != "CmlLineageFile":
             assert definition["additionalProperties"] is False, name

@@ -31,7 +31,7 @@ from catalog.lineage_file.spec import (
     TrainingSpec,
     parse_model_ref,
 )
-from catalog.lineage_file.validate import Issue, LineageValidationError, build_document
+from catalog.lineage_file.validate import Issue, LineageValidationError, build_document, build_policy
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -75,8 +75,23 @@ def load_lineage_file(
     ``LineageValidationError`` (a ``LineageFileError``) naming file, line and key path.
     """
     filename = os.fspath(path)
+    doc = _parse(_read_text(filename, max_bytes), filename, known_classifications)
+    if doc.policy.file is None:
+        return doc
+    policy_path = Path(filename).parent / doc.policy.file
+    policy_name = os.fspath(policy_path)
     try:
-        with Path(path).open("rb") as handle:
+        data, lines = load_yaml(_read_text(policy_name, max_bytes))
+    except yaml.YAMLError as exc:
+        raise LineageValidationError([_yaml_error_issue(exc, policy_name, "")]) from None
+    policy = build_policy(data, lines, filename=policy_name, deployments=list(doc.deployments))
+    return doc.model_copy(update={"policy": policy, "policy_source": policy_name})
+
+
+def _read_text(filename: str, max_bytes: int) -> str:
+    """The UTF-8 text of ``filename``, its size checked before it is read."""
+    try:
+        with Path(filename).open("rb") as handle:
             size = os.fstat(handle.fileno()).st_size
             if size > max_bytes:
                 raise _too_big(filename, size, max_bytes)
@@ -87,12 +102,11 @@ def load_lineage_file(
     if len(raw) > max_bytes:
         raise _too_big(filename, len(raw), max_bytes)
     try:
-        text = raw.decode("utf-8-sig")
+        return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         message = f"not UTF-8 text: byte {raw[exc.start]:#04x} at offset {exc.start}"
         raise LineageValidationError([Issue(filename, line, "", message)]) from None
-    return _parse(text, filename, known_classifications)
 
 
 def parse_lineage_text(
@@ -112,17 +126,21 @@ def parse_lineage_text(
 def _parse(text: str, filename: str, known_classifications: set[str] | frozenset[str] | None) -> LineageDocument:
     try:
         data, lines = load_yaml(text)
-    except yaml.MarkedYAMLError as exc:
-        raise LineageValidationError([_yaml_issue(exc, filename)]) from None
-    except yaml.YAMLError as exc:  # ReaderError: a character YAML does not allow
-        position = getattr(exc, "position", 0)
-        character = getattr(exc, "character", "")
-        code = character if isinstance(character, int) else None
-        what = f"character #x{code:04x}" if code is not None else "a character"
-        line = text[:position].count("\n") + 1
-        issue = Issue(filename, line, "", f"YAML error: {what} is not allowed in YAML text")
-        raise LineageValidationError([issue]) from None
+    except yaml.YAMLError as exc:
+        raise LineageValidationError([_yaml_error_issue(exc, filename, text)]) from None
     return build_document(data, lines, filename=filename, known_classifications=known_classifications)
+
+
+def _yaml_error_issue(exc: yaml.YAMLError, filename: str, text: str) -> Issue:
+    if isinstance(exc, yaml.MarkedYAMLError):
+        return _yaml_issue(exc, filename)
+    # ReaderError: a character YAML does not allow
+    position = getattr(exc, "position", 0)
+    character = getattr(exc, "character", "")
+    code = character if isinstance(character, int) else None
+    what = f"character #x{code:04x}" if code is not None else "a character"
+    line = text[:position].count("\n") + 1
+    return Issue(filename, line, "", f"YAML error: {what} is not allowed in YAML text")
 
 
 def _yaml_issue(exc: yaml.MarkedYAMLError, filename: str) -> Issue:

@@ -23,11 +23,14 @@ from pydantic import (
 )
 
 from catalog import naming
+from catalog.errors import did_you_mean
 from catalog.refs import parse_model_ref
 from catalog.config import Settings
+from catalog.lineage_file.policy import PolicySection, Threshold
 from catalog.lineage_file.values import (
     DEPLOYMENT_STATUSES,
     INT_MAX,
+    FieldProblem,
     atlas_int,
     deployment_status,
     epoch_millis,
@@ -56,15 +59,6 @@ DEFAULT_CLUSTER = Settings.cluster
 _CLASSIFICATION = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 _CLUSTER = re.compile(r"[A-Za-z0-9_.-]+\Z")
 _TARGET = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
-_THRESHOLD = re.compile(r"\s*(<=|>=|==|!=|<|>)\s*[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?\s*\Z")
-
-
-class FieldProblem(ValueError):
-    """A validator's complaint about a key below the value it validates (``subpath``)."""
-
-    def __init__(self, message: str, subpath: tuple[str | int, ...] = ()) -> None:
-        super().__init__(message)
-        self.subpath = subpath
 
 
 # -- single values --------------------------------------------------------------------
@@ -93,14 +87,6 @@ def _pattern(regex: re.Pattern[str], what: str) -> AfterValidator:
     return AfterValidator(check)
 
 
-def _threshold(value: Any) -> Any:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        raise ValueError(f"expected a comparison such as '<= {value}', got the bare number {value}")
-    if isinstance(value, str) and not _THRESHOLD.match(value):
-        raise ValueError(f"expected a comparison such as '<= 0.8' or '>= 0.9', got {value!r}")
-    return value
-
-
 def _scalars_to_str(value: Any) -> Any:
     """Tag values may be written unquoted (``version: 2``); they are stored as strings."""
     if isinstance(value, dict):
@@ -125,15 +111,27 @@ def _schema_pattern(pattern: str) -> Any:
     return Field(json_schema_extra={"pattern": pattern})
 
 
+#: Spark SQL type names a dataset's ``schema`` may use (``decimal(p,s)`` too).
+SPARK_TYPES = (
+    "string", "double", "float", "int", "integer", "bigint", "long", "smallint", "short", "tinyint", "byte",
+    "boolean", "date", "timestamp", "binary",
+)
+_DECIMAL = re.compile(r"decimal\(\s*[0-9]{1,2}\s*,\s*[0-9]{1,2}\s*\)\Z")
+
+
+def _spark_type(value: str) -> str:
+    text = value.strip().lower()
+    if text in SPARK_TYPES or text == "decimal" or _DECIMAL.match(text):
+        return text
+    hint = did_you_mean(text, SPARK_TYPES)
+    raise ValueError(f"expected a Spark SQL type ({', '.join(SPARK_TYPES)}, decimal(p,s)), got {value!r}{hint}")
+
+
+SparkType = Annotated[str, AfterValidator(_spark_type)]
 ModelRef = Annotated[
     str, AfterValidator(_model_ref), _schema_pattern(r"^models:/.+(/[0-9]+|@[A-Za-z0-9_-]+)$")
 ]
 ClassificationName = Annotated[str, AfterValidator(_classification), _schema_pattern(r"^[A-Za-z][A-Za-z0-9_]*$")]
-Threshold = Annotated[
-    str,
-    BeforeValidator(_threshold, json_schema_input_type=str),
-    _schema_pattern(r"^\s*(<=|>=|==|!=|<|>)\s*[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?\s*$"),
-]
 NonEmpty = Annotated[str, Field(min_length=1)]
 Tags = Annotated[
     dict[str, str],
@@ -169,6 +167,16 @@ class DatasetSpec(_Spec):
     )
     description: str | None = Field(None, description="What the data is.")
     owner: str | None = Field(None, description="Who answers for the data.")
+    header: bool = Field(True, description="CSV: the first line names the columns.")
+    separator: Annotated[str, Field(min_length=1, max_length=1)] = Field(",", description="CSV: the field separator.")
+    columns: list[NonEmpty] | None = Field(
+        None, description="CSV without a header: the names of its fields, in order."
+    )
+    schema_: dict[NonEmpty, SparkType] | None = Field(
+        None, alias="schema",
+        description="Column name -> Spark SQL type (double, string, bigint, ...): what the check and the "
+        "scoring job's schema gate compare with the model signature.",
+    )
 
     @model_validator(mode="after")
     def _path_matches_type(self) -> DatasetSpec:
@@ -179,6 +187,13 @@ class DatasetSpec(_Spec):
         for i, name in enumerate(self.classifications):
             if name in self.classifications[:i]:
                 raise FieldProblem(f"classification {name!r} is listed twice", ("classifications", i))
+        if self.columns is not None:
+            if self.header:
+                raise FieldProblem("'columns' names the fields of a file without a header: set header: false",
+                                   ("columns",))
+            for i, name in enumerate(self.columns):
+                if name in self.columns[:i]:
+                    raise FieldProblem(f"column {name!r} is listed twice", ("columns", i))
         return self
 
     def qualified_name(self, key: str, cluster: str) -> str:
@@ -339,6 +354,9 @@ class FullLineageFile(_Spec):
     deployments: Annotated[dict[str, DeploymentSpec], _section(DeploymentSpec)] = Field(
         default_factory=dict, description="Deployments by name."
     )
+    policy: Annotated[PolicySection, BeforeValidator(lambda v: {} if v is None else v)] = Field(
+        default_factory=PolicySection, description="What `catalog check` enforces per target, and the waivers."
+    )
 
 
 class CmlModelEntry(_Spec):
@@ -364,7 +382,10 @@ class LineageDocument(_Spec):
     datasets: dict[str, DatasetSpec] = Field(default_factory=dict)
     models: dict[str, ModelSpec] = Field(default_factory=dict)
     deployments: dict[str, DeploymentSpec] = Field(default_factory=dict)
+    policy: PolicySection = Field(default_factory=PolicySection)
     source: str
+    #: The file the policy was read from: ``source``, or the policy file it names.
+    policy_source: str = ""
     form: Literal["full", "cml"] = "full"
 
     def dataset_qn(self, key: str) -> str:

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ValidationError
 from catalog import naming
 from catalog.errors import LineageFileError, did_you_mean
 from catalog.lineage_file.loader import KeyPath, format_path
+from catalog.lineage_file.policy import PolicySection
 from catalog.lineage_file.spec import (
     DEFAULT_CLUSTER,
     CmlLineageFile,
@@ -33,7 +34,7 @@ from catalog.lineage_file.spec import (
 )
 from catalog.lineage_file.values import describe_value
 
-__all__ = ["Issue", "LineageValidationError", "build_document", "did_you_mean"]
+__all__ = ["Issue", "LineageValidationError", "build_document", "build_policy", "did_you_mean"]
 
 FULL_KEYS = tuple(FullLineageFile.model_fields)
 CML_KEY = "hive_table_qualified_names"
@@ -123,7 +124,7 @@ def _fields_at(root: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
             if current.__pydantic_root_model__:
                 current = current.model_fields["root"].annotation
             if isinstance(current, type) and issubclass(current, BaseModel):
-                field = current.model_fields.get(str(step))
+                field = _field(current, str(step))
                 if field is None:
                     return []
                 current = field.annotation
@@ -141,8 +142,16 @@ def _fields_at(root: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     if isinstance(current, type) and issubclass(current, BaseModel):
         if current.__pydantic_root_model__:
             return []
-        return list(current.model_fields)
+        return [f.alias or name for name, f in current.model_fields.items()]
     return []
+
+
+def _field(model: type[BaseModel], key: str) -> Any:
+    """The field a file's key names: by its alias (``schema``, ``owner-declared``) or its name."""
+    for name, field in model.model_fields.items():
+        if (field.alias or name) == key:
+            return field
+    return None
 
 
 def _unwrap(annotation: Any) -> Any:
@@ -234,7 +243,47 @@ def _cross_issues(data: dict[Any, Any], at: _Locator) -> list[Issue]:
             issues.append(at.issue(("deployments", name), f"expected {expected}, got {name!r}"))
         if isinstance(spec, dict) and "input" in spec:
             check_ref(("deployments", name, "input"), spec["input"], "input dataset")
+    policy = data.get("policy")
+    if isinstance(policy, dict) and isinstance(deployments, dict):
+        issues += _scope_issues(policy, [k for k in deployments if isinstance(k, str)], at, ("policy",))
     return issues
+
+
+def _scope_issues(policy: dict[Any, Any], deployments: list[str], at: _Locator, where: tuple[Any, ...]) -> list[Issue]:
+    """A waiver scoped to a deployment must name one the file declares."""
+    issues = []
+    waivers = policy.get("waivers")
+    for i, waiver in enumerate(waivers if isinstance(waivers, list) else []):
+        scope = waiver.get("scope") if isinstance(waiver, dict) else None
+        if not isinstance(scope, str) or scope.startswith("models:/"):
+            continue
+        name = scope.removeprefix("deployment:")
+        if name not in deployments:
+            hint = did_you_mean(name, deployments) or (
+                f"; declared: {', '.join(deployments)}" if deployments else "; 'deployments' declares none"
+            )
+            issues.append(at.issue((*where, "waivers", i, "scope"), f"deployment {name!r} is not declared{hint}"))
+    return issues
+
+
+def build_policy(data: Any, lines: dict[KeyPath, int], *, filename: str, deployments: list[str]) -> PolicySection:
+    """Validate a policy file (the keys of lineage.yml's ``policy`` section, without ``file``)."""
+    at = _Locator(filename, lines)
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise LineageValidationError([at.issue((), f"expected a mapping (targets, waivers), got {describe_value(data)}")])
+    issues = []
+    if "file" in data:
+        issues.append(at.issue(("file",), "a policy file cannot name another policy file"))
+    issues += _scope_issues(data, deployments, at, ())
+    try:
+        policy = PolicySection.model_validate({k: v for k, v in data.items() if k != "file"})
+    except ValidationError as exc:
+        issues += _pydantic_issues(exc, PolicySection, at)
+    if issues:
+        raise LineageValidationError(issues)
+    return policy
 
 
 def _collision_issues(doc: LineageDocument, at: _Locator) -> list[Issue]:
@@ -268,7 +317,9 @@ def _full(data: dict[Any, Any], at: _Locator, context: dict[str, Any]) -> Lineag
         datasets=parsed.datasets,
         models=parsed.models,
         deployments=parsed.deployments,
+        policy=parsed.policy,
         source=at.filename,
+        policy_source=at.filename,
         form="full",
     )
     return _collision_issues(doc, at) or doc
@@ -298,7 +349,9 @@ def _cml(data: dict[Any, Any], at: _Locator) -> LineageDocument | list[Issue]:
         for key in keys:
             datasets.setdefault(key, DatasetSpec())
         models[name] = ModelSpec(training=TrainingSpec(datasets=keys), metadata=entry.metadata or {})
-    return LineageDocument(cluster=cluster, datasets=datasets, models=models, source=at.filename, form="cml")
+    return LineageDocument(
+        cluster=cluster, datasets=datasets, models=models, source=at.filename, policy_source=at.filename, form="cml"
+    )
 
 
 def build_document(

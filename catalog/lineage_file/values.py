@@ -18,6 +18,7 @@ from catalog.types.checkers import INT_RANGES
 
 __all__ = [
     "DEPLOYMENT_STATUSES",
+    "FieldProblem",
     "INT_MAX",
     "LONG_MAX",
     "atlas_int",
@@ -48,6 +49,14 @@ _KINDS = {
     dt.date: "a date",
     dt.datetime: "a date-time",
 }
+
+
+class FieldProblem(ValueError):
+    """A validator's complaint about a key below the value it validates (``subpath``)."""
+
+    def __init__(self, message: str, subpath: tuple[str | int, ...] = ()) -> None:
+        super().__init__(message)
+        self.subpath = subpath
 
 
 def describe_value(value: Any) -> str:

@@ -35,6 +35,8 @@ __all__ = [
     "TypeDefRow",
     "UserRow",
     "TokenRow",
+    "EvidenceRow",
+    "WaiverSeenRow",
     "INPUT_EDGE",
     "OUTPUT_EDGE",
     "now_ms",
@@ -200,6 +202,43 @@ class TokenRow(Base):
     revoked: Mapped[bool] = mapped_column(Boolean)
 
     __table_args__ = (Index("ix_api_token_user", "user_name"),)
+
+
+class EvidenceRow(Base):
+    """A compliance check's record: content-addressed, hash-chained per subject, never updated.
+
+    ``digest`` = sha256 of ``body`` (canonical JSON holding the chain, seq, prev and the report).
+    """
+
+    __tablename__ = "evidence"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    chain: Mapped[str] = mapped_column(String(2048))
+    seq: Mapped[int] = mapped_column(Integer)
+    prev_digest: Mapped[str] = mapped_column(String(64))
+    subject_guid: Mapped[str] = mapped_column(String(36))
+    version_guid: Mapped[str] = mapped_column(String(36))
+    verdict: Mapped[str] = mapped_column(String(16))
+    at: Mapped[int] = mapped_column(BigInteger)
+    by: Mapped[str] = mapped_column(String(255))
+    body: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (
+        UniqueConstraint("chain", "seq", name="uq_evidence_chain_seq"),
+        Index("ix_evidence_version", "version_guid"),
+        Index("ix_evidence_subject", "subject_guid"),
+    )
+
+
+class WaiverSeenRow(Base):
+    """When the catalog first saw a waiver (by the digest of its text): an expired-at-creation check."""
+
+    __tablename__ = "waiver_seen"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    rule: Mapped[str] = mapped_column(String(255))
+    scope: Mapped[str] = mapped_column(String(2048))
+    first_seen: Mapped[int] = mapped_column(BigInteger)
 
 
 def now_ms() -> int:

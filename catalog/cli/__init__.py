@@ -490,10 +490,17 @@ def _load_plugins(group: click.Group) -> None:
             group.add_command(entry.load(), entry.name)
 
 
+def _add_library_commands(group: click.Group) -> None:
+    """The command groups of the library that live in modules of their own (docs/cli.md)."""
+    from catalog.cli.compliance import COMMANDS
+
+    for command in COMMANDS:
+        group.add_command(command)
+
+
+_add_library_commands(cli)
+
+
 def main() -> None:
     _load_plugins(cli)
     cli(prog_name="catalog")
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()
