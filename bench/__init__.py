@@ -40,8 +40,14 @@ def _atlas_search(ctx: Any) -> list[str]:
     return atlas_search.run(ctx)
 
 
+def _compliance(ctx: Any) -> list[str]:
+    from bench import compliance
+
+    return compliance.run(ctx)
+
+
 BENCHES: dict[str, Callable[[Any], list[str]]] = {"ingest": _ingest, "lineage": _lineage, "mlflow": _mlflow, "atlas_api": _atlas_api,
-                                                  "atlas_search": _atlas_search}
+                                                  "atlas_search": _atlas_search, "compliance": _compliance}
 
 
 __all__ = ["BENCHES"]

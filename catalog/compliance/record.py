@@ -64,7 +64,7 @@ def check(
 ) -> Report:
     """Check ``subject`` (a deployment of lineage.yml, or ``models:/name@alias`` / ``models:/name/3``)."""
     doc = load_document(catalog, required=not subject.startswith("models:/"))
-    user = user or catalog.settings.user
+    user = user or catalog.settings.user or "catalog"
     now = now_ms() if now is None else now
     registry = catalog.registry
     with catalog.session() as session:

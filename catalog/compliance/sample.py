@@ -158,6 +158,9 @@ def _read_csv_file(spec: DatasetInput, file: Path, rows: int, declared: Mapping[
     """
     import pandas as pd
 
+    fast = _read_numbers_fast(spec, file, rows, declared)
+    if fast is not None:
+        return fast
     try:
         raw = pd.read_csv(file, sep=spec.separator, header=None, dtype=str, keep_default_na=False,
                           na_values=[""], nrows=rows + (1 if spec.header else 0), encoding="utf-8")
@@ -172,6 +175,34 @@ def _read_csv_file(spec: DatasetInput, file: Path, rows: int, declared: Mapping[
     names = _field_names(spec, file, raw, declared)
     if spec.header:
         raw = raw.iloc[1:].reset_index(drop=True)
+    raw.columns = names
+    return raw
+
+
+def _read_numbers_fast(spec: DatasetInput, file: Path, rows: int, declared: Mapping[str, str]) -> pd.DataFrame | None:
+    """The common case at the C parser's speed: ``double``/``float`` columns parsed while reading.
+
+    Only when every one of those fields is a number or empty; otherwise (None) the text
+    path reads the file again and names the first bad value. The other columns stay text.
+    """
+    import pandas as pd
+
+    numeric = {name for name, kind in declared.items() if kind in ("double", "float")}
+    if not numeric:
+        return None
+    try:
+        head = pd.read_csv(file, sep=spec.separator, header=None, dtype=str, keep_default_na=False,
+                           na_values=[""], nrows=1, encoding="utf-8")
+        names = _field_names(spec, file, head, declared)
+        if not set(numeric) <= set(names):
+            return None
+        dtypes = {i: ("float64" if name in numeric else str) for i, name in enumerate(names)}
+        raw = pd.read_csv(file, sep=spec.separator, header=None, dtype=dtypes, keep_default_na=False,
+                          na_values=[""], nrows=rows, skiprows=1 if spec.header else 0, encoding="utf-8")
+    except (ValueError, OSError, pd.errors.ParserError, pd.errors.EmptyDataError, SampleError):
+        return None  # the text path reports it with the file, row and value
+    if raw.shape[1] != len(names):
+        return None
     raw.columns = names
     return raw
 
@@ -238,6 +269,8 @@ def _cast_text(text: pd.Series, spark_type: str) -> pd.Series:
     """Text to the dtype spark_udf hands the model; nullable ints and booleans widen as Arrow's do."""
     import pandas as pd
 
+    if text.dtype.kind == "f" and spark_type in ("double", "float"):  # parsed while reading
+        return text.astype("float32" if spark_type == "float" else "float64")
     present = text.notna()
     if spark_type == "string":
         return text.astype(object).where(present, None)
@@ -369,12 +402,31 @@ def _check_declared(spec: DatasetInput, path: Path, schema: Mapping[str, str]) -
 
 
 def rows_digest(frame: pd.DataFrame, schema: Mapping[str, str]) -> str:
-    """sha256 hex of the columns (name, Spark type) and every row's values in a canonical JSON form."""
+    """sha256 hex of the columns (name, Spark type), the row count and every value, column by column.
+
+    Numbers are hashed as their IEEE-754 / two's-complement bytes in a fixed byte order
+    (one NaN for every null), other values as canonical JSON text: the same rows give the
+    same digest in every process and run, at numpy speed (a value-by-value pass cost
+    half a second on 10,000 rows of 11 columns).
+    """
+    import numpy as np
+
     digest = hashlib.sha256()
-    digest.update(json.dumps([[name, schema.get(name, "")] for name in frame.columns]).encode())
-    columns = [[_canonical(v) for v in frame[name].tolist()] for name in frame.columns]
-    for row in zip(*columns):
-        digest.update(b"\n" + json.dumps(row, separators=(",", ":")).encode())
+    digest.update(json.dumps([[str(name), schema.get(name, "")] for name in frame.columns]).encode())
+    digest.update(f"\n{len(frame)}".encode())
+    for name in frame.columns:
+        column = frame[name]
+        digest.update(b"\x00" + str(name).encode("utf-8", "surrogatepass"))
+        kind = column.dtype.kind
+        if kind == "f":
+            values = column.to_numpy(dtype="<f8", copy=True)
+            values[np.isnan(values)] = np.nan  # one NaN bit pattern
+            digest.update(b"f" + values.tobytes())
+        elif kind in "iub":
+            digest.update(kind.encode() + column.to_numpy(dtype="<i8").tobytes())
+        else:
+            text = "\x1f".join(json.dumps(_canonical(v), separators=(",", ":")) for v in column.tolist())
+            digest.update(b"o" + text.encode("utf-8", "surrogatepass"))
     return digest.hexdigest()
 
 
