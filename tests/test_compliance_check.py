@@ -245,3 +245,51 @@ def test_expectations_suggest_drafts_a_suite_the_same_data_passes(project):
         ("alcohol", 9.0, 9.8), ("fixed acidity", 7.0, 7.6)}
     (root / "incoming" / "a.csv").write_text("fixed acidity,alcohol\n7.1,9.5\n7.4,9.7\n")
     assert run(env, "check", "wine-stream", "--no-record")[0] == 0
+
+
+def test_the_json_api_lists_a_subjects_checks_newest_first(project):
+    from catalog.service import Catalog
+    from tests.web_fixtures import catalog_app
+
+    root, env = project
+    run(env, "check", "wine-stream")
+    run(env, "check", "wine-stream", "--target", "prod")
+    settings = Settings(database_url=env["CATALOG_DATABASE_URL"], lineage_file=env["CATALOG_LINEAGE_FILE"], user="ci")
+    with catalog_app(settings) as app:
+        client = app.test_client()
+        answer = client.get("/api/v1/checks", query_string={"ref": "wine-stream"})
+        assert answer.status_code == 200
+        records = answer.get_json()
+        assert [r["seq"] for r in records] == [2, 1] and records[1]["prev"] == ""
+        assert records[0]["prev"] == records[1]["digest"] and records[0]["report"]["verdict"] == "pass"
+        by_version = client.get("/api/v1/checks", query_string={"ref": "models:/wine-quality/1"}).get_json()
+        assert [r["digest"] for r in by_version] == [r["digest"] for r in records]
+        assert client.get("/api/v1/checks").status_code == 400
+        assert client.get("/api/v1/checks", query_string={"ref": "wine-stream", "limit": "0"}).status_code == 400
+        missing = client.get("/api/v1/checks", query_string={"ref": "models:/nope/1"})
+        assert missing.status_code == 404 and "nope" in missing.get_data(as_text=True)
+    with Catalog(settings) as catalog:  # the API read, nothing written
+        from catalog.compliance.record import history
+
+        assert len(history(catalog, "wine-stream")) == 2
+
+
+@pytest.mark.parametrize(("rule", "changes"), [
+    ("signature-matches-input", [("lineage.yml", "alcohol: double}", "alcohol: bigint}"),
+                                 ("incoming/a.csv", "9.5", "9"), ("incoming/a.csv", "10.1", "10")]),
+    ("expectations-pass", [("incoming/a.csv", "10.1", "31.0")]),
+])
+def test_the_data_rules_failures_are_waivable_too(project, rule, changes):
+    root, env = project
+    for path, old, new in changes:
+        (root / path).write_text((root / path).read_text().replace(old, new))
+    lineage = (root / "lineage.yml").read_text() + (
+        f"  waivers:\n    - {{rule: {rule}, scope: wine-stream, reason: 'known, fixed upstream next week', "
+        "approver: risk@example.com, expires: 2099-01-31}\n")
+    (root / "lineage.yml").write_text(lineage)
+    code, out, _ = run(env, "check", "wine-stream", "--format", "json", "--no-record")
+    report = json.loads(out)
+    found = next(r for r in report["results"] if r["rule"] == rule)
+    assert code == 0, out
+    assert (found["verdict"], found["rawVerdict"]) == ("waived", "fail")
+    assert report["counts"]["waived"] == 1 and report["waivers"][0]["state"] == "used"

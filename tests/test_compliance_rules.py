@@ -306,3 +306,14 @@ def test_the_report_round_trips_through_json_and_pins_the_policy_digest():
     other = check(context(lineage=with_policy("policy:\n  targets:\n    prod: {on_fail: revert}\n")))
     assert other.policy_digest != report.policy_digest
     assert check(context()).policy_digest == report.policy_digest
+
+
+def test_a_drift_warning_is_waivable_and_then_counted_apart():
+    runs = (entity("ml_scoring_process", "score:1@cm", "g-s1", drift=json.dumps({"pH": 0.4})),)
+    lineage = with_policy("policy:\n  targets:\n    prod:\n      rules:\n        no-drift: fail\n") + waiver(
+        "no-drift", scope="wine-batch")
+    report = check(context(lineage=lineage, scoring_runs=runs))
+    found = result(report, "no-drift")
+    assert (found.verdict, found.raw_verdict, found.severity) == ("waived", "fail", "fail")
+    assert found.message == "drift over 0.2: pH 0.400 in score:1@cm"
+    assert report.exit_code == 0 and report.counts()["waived"] == 1

@@ -1,4 +1,4 @@
-"""The catalog's own JSON API: health and lineage by any reference."""
+"""The catalog's own JSON API: health, lineage by any reference, and the compliance checks of a subject."""
 
 from __future__ import annotations
 
@@ -34,6 +34,26 @@ def lineage():
     direction, depth = lineage_args()
     graph = _catalog().lineage(ref, direction=direction, depth=depth)
     return jsonify(lineage_to_atlas(graph))
+
+
+@bp.get("/checks")
+def checks():
+    """The stored compliance checks about ``ref`` (a deployment, a model ref, any entity ref), newest first.
+
+    Each item is an evidence record: its digest (the record's sha256), chain and position,
+    when and by whom, the verdict, and the whole report (``catalog check --format json``).
+    """
+    from catalog.compliance.record import history
+
+    ref = text_param("ref", request.args.get("ref"))
+    if not ref:
+        raise ApiError(400, BAD_REQUEST, "query parameter 'ref' is required")
+    limit_text = request.args.get("limit", "100")
+    if not limit_text.isdigit() or not 1 <= int(limit_text) <= 1000:
+        raise ApiError(400, BAD_REQUEST, f"limit must be an integer in 1..1000, got {limit_text[:40]!r}")
+    records = history(_catalog(), ref, limit=int(limit_text))
+    return jsonify([{"digest": r.digest, "chain": r.chain, "seq": r.seq, "prev": r.prev, "at": r.at, "by": r.by,
+                     "verdict": r.verdict, "report": r.report} for r in records])
 
 
 def healthz():
