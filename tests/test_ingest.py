@@ -129,6 +129,22 @@ def test_moving_the_alias_relinks_the_deployment_incrementally(catalog, lineage_
     assert catalog.resolve("models:/wine-quality@champion").qualified_name == "wine-quality/2@mlflow"
 
 
+def test_deleting_the_alias_unlinks_the_deployment_with_a_finding(catalog, lineage_file, mlflow):
+    from mlflow.tracking import MlflowClient
+
+    catalog.ingest(lineage_path=lineage_file, mlflow_uri=mlflow.uri)
+    MlflowClient(tracking_uri=mlflow.uri, registry_uri=mlflow.uri).delete_registered_model_alias(
+        "wine-quality", "champion")
+    report = catalog.ingest(lineage_path=lineage_file, mlflow_uri=mlflow.uri)
+    unresolved = [f for f in report.findings if f.kind == "deployment-model-unresolved"]
+    assert len(unresolved) == 1 and "models:/wine-quality@champion matches no model version" in unresolved[0].message
+    deploy = catalog.resolve("ml_model_deploy_process:deploy:wine-batch:prod@cm")
+    assert input_names(deploy) == {"wine-quality@mlflow"}  # the registered model, not the old version
+    deployment = catalog.resolve("ml_deployment:wine-batch:prod@cm")
+    assert not deployment.relationship_attributes.get("build")
+    assert catalog.resolve("models:/wine-quality/1").attributes["aliases"] == []
+
+
 def test_mlflow_only_ingest_keeps_the_declared_training_from_the_store(catalog, lineage_file, mlflow):
     catalog.ingest(lineage_path=lineage_file)
     catalog.ingest(mlflow_uri=mlflow.uri)

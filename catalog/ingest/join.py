@@ -171,12 +171,16 @@ def _selector_matches(entity: Entity, model: str, selector: str | int) -> bool:
 def _resolve_version(
     model: str, selector: int | str, versions: list[Entity], lookup: ModelVersionLookup | None
 ) -> tuple[EntityRef | None, int]:
-    """The version a deployment's reference names (this ingest first, then the store), and its createTime."""
+    """The version a deployment's reference names (this ingest first, then the store), and its createTime.
+
+    A stored version this ingest also read is not taken from the store: what MLflow says
+    now wins (an alias deleted or moved away from it no longer resolves to it).
+    """
     found = next((v for v in versions if _selector_matches(v, model, selector)), None)
     if found is not None:
         return found.ref, int(found.attributes.get("createTime") or 0)
     stored = lookup.version(model, selector) if lookup is not None else None
-    if stored is not None:
+    if stored is not None and stored.ref not in {v.ref for v in versions}:
         return stored.ref, int(stored.attributes.get("createTime") or 0)
     return None, 0
 
@@ -233,6 +237,7 @@ def _deployments(
             message = f"deployment {name}: {spec.model} matches no model version in MLflow or the catalog; {linked}"
             findings.append(Finding("deployment-model-unresolved", deployment_qn, message, deployment_qn))
             upstream = [registered] if known else []
+            deployment.relationship_attributes["build"] = None  # an update keeps what it does not send
         else:
             upstream = [version_ref]
             deployment.relationship_attributes["build"] = version_ref
