@@ -29,7 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from catalog import refs, store
-from catalog.atlas import attributes_from_atlas, entity_from_atlas, entity_header, stored_to_entity
+from catalog.atlas import attributes_from_atlas, entity_from_atlas, entity_header, header_json, stored_to_entity
 from catalog.canonical import canonical_json
 from catalog.embedded.errors import (
     INSTANCE_CRUD_INVALID_PARAMS,
@@ -47,12 +47,12 @@ from catalog.model import (
     HEADER_ATTRIBUTES,
     Classification,
     Entity,
-    EntityHeader,
     EntityRef,
     SourceBatch,
     StoredEntity,
     guid_for,
 )
+from catalog.store.plan import StoredState, read_stored
 from catalog.store.schema import ClassificationRow, EntityRow
 
 if TYPE_CHECKING:
@@ -75,8 +75,8 @@ class Mutation:
     deleted: list[str] = field(default_factory=list)
     purged: list[str] = field(default_factory=list)
     guid_assignments: dict[str, str] = field(default_factory=dict)
-    #: headers of entities this request wrote, built from what it wrote (no read back)
-    headers: dict[str, EntityHeader] = field(default_factory=dict)
+    #: ``AtlasEntityHeader`` JSON of entities this request wrote, built from what it wrote (no read back)
+    headers: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def guids(self) -> list[str]:
         return list(dict.fromkeys([*self.created, *self.updated, *self.partial, *self.deleted, *self.purged]))
@@ -85,12 +85,14 @@ class Mutation:
 def mutation_response(session: Session, mutation: Mutation, purged: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Atlas's ``EntityMutationResponse`` JSON: headers by operation, and ``guidAssignments``."""
     headers = dict(mutation.headers)
-    headers.update(store.get_headers(session, [g for g in mutation.guids() if g not in headers]))
+    unread = [g for g in mutation.guids() if g not in headers]
+    if unread:
+        headers.update((g, entity_header(h)) for g, h in store.get_headers(session, unread).items())
     mutated: dict[str, list[dict[str, Any]]] = {}
     for op, guids in (("CREATE", mutation.created), ("UPDATE", mutation.updated),
                       ("PARTIAL_UPDATE", mutation.partial), ("DELETE", mutation.deleted)):
         if guids:
-            mutated[op] = [entity_header(headers[g]) for g in guids if g in headers]
+            mutated[op] = [headers[g] for g in guids if g in headers]
     if mutation.purged and purged:
         mutated["PURGE"] = [purged[g] for g in mutation.purged if g in purged]
     return {"mutatedEntities": mutated, "guidAssignments": dict(mutation.guid_assignments)}
@@ -194,6 +196,17 @@ def _to_entity(raw: Mapping[str, Any], resolver: _Resolver, registry: TypeRegist
     return entity
 
 
+def _own_tags_in(stored: StoredState, source: str) -> dict[str, list[Classification]]:
+    """``_own_tags`` from the direct tags ``store.read_stored`` read already."""
+    found: dict[str, list[Classification]] = {}
+    for guid, rows in stored.tags.items():
+        for row in rows:
+            if row.origin == source:
+                found.setdefault(guid, []).append(Classification(row.type_name, json.loads(row.attributes),
+                                                                 row.propagate))
+    return found
+
+
 def _own_tags(session: Session, guids: Iterable[str], source: str) -> dict[str, list[Classification]]:
     """The direct classifications ``source`` holds on ``guids``."""
     tag = ClassificationRow
@@ -208,16 +221,22 @@ def _own_tags(session: Session, guids: Iterable[str], source: str) -> dict[str, 
     return found
 
 
-def _merge_stored(entities: list[Entity], raws: Sequence[Mapping[str, Any]], stored: Mapping[str, StoredEntity],
-                  own_tags: Mapping[str, list[Classification]]) -> None:
-    """Updates keep what the body leaves out (Atlas's update semantics), before validation."""
+def _merge_stored(entities: list[Entity], raws: Sequence[Mapping[str, Any]], stored: StoredState,
+                  source: str) -> None:
+    """Updates keep what the body leaves out (Atlas's update semantics), before validation.
+
+    ``stored`` is what the plan then diffs against (``store.read_stored``, read once).
+    """
+    if not stored.rows:  # all new: nothing to merge
+        return
+    own_tags = _own_tags_in(stored, source)
     for entity, raw in zip(entities, raws, strict=True):
-        old = stored.get(entity.guid)
+        old = stored.rows.get(entity.guid)
         if old is None:
             continue
-        base = stored_to_entity(old)
-        entity.attributes = {**base.attributes, **entity.attributes}
-        entity.relationship_attributes = {**base.relationship_attributes, **entity.relationship_attributes}
+        entity.attributes = {**attributes_from_atlas(json.loads(old.attributes)), **entity.attributes}
+        entity.relationship_attributes = {**attributes_from_atlas(json.loads(old.relationship_attributes)),
+                                          **entity.relationship_attributes}
         if "classifications" not in raw:
             entity.classifications = list(own_tags.get(entity.guid, ()))
 
@@ -230,9 +249,10 @@ def _invalid(message: str) -> AtlasApiError:
 # -- writes ----------------------------------------------------------------------------------
 
 
-def _write(session: Session, registry: TypeRegistry, entities: list[Entity], *, user: str, source: str) -> store.WritePlan:
+def _write(session: Session, registry: TypeRegistry, entities: list[Entity], *, user: str, source: str,
+           stored: StoredState | None = None) -> store.WritePlan:
     try:
-        plan = store.plan_upsert(session, SourceBatch(source, entities), registry, user=user)
+        plan = store.plan_upsert(session, SourceBatch(source, entities), registry, user=user, stored=stored)
     except ReferenceNotFound as exc:
         raise AtlasApiError(404, REFERENCED_ENTITY_NOT_FOUND, str(exc)) from None
     except UnknownTypeError as exc:
@@ -243,8 +263,7 @@ def _write(session: Session, registry: TypeRegistry, entities: list[Entity], *, 
     return plan
 
 
-def _check_identity(raws: Sequence[Mapping[str, Any]], entities: Sequence[Entity], stored: Mapping[str, StoredEntity],
-                    session: Session) -> None:
+def _check_identity(raws: Sequence[Mapping[str, Any]], entities: Sequence[Entity], session: Session) -> None:
     """A real guid in the body must be the guid of the entity the body names."""
     for raw, entity in zip(raws, entities, strict=True):
         guid = raw.get("guid")
@@ -282,12 +301,12 @@ def upsert_in(
     local, assignments = _request_guids(raws)
     resolver = _Resolver(session, local)
     entities = [_to_entity(raw, resolver, registry) for raw in raws]
-    stored = store.get_entities(session, [e.guid for e in entities])
-    if must_exist is not None and must_exist.guid not in stored:
+    stored = read_stored(session, list(dict.fromkeys(e.guid for e in entities)))
+    if must_exist is not None and must_exist.guid not in stored.rows:
         raise unique_not_found(must_exist.type_name, must_exist.qualified_name)
-    _check_identity(raws, entities, stored, session)
-    _merge_stored(entities, raws, stored, _own_tags(session, stored, source))
-    plan = _write(session, registry, entities, user=user, source=source)
+    _check_identity(raws, entities, session)
+    _merge_stored(entities, raws, stored, source)
+    plan = _write(session, registry, entities, user=user, source=source, stored=stored)
     mutation = Mutation(guid_assignments=assignments, headers=_headers(session, entities, plan))
     if partial:
         mutation.partial = plan.created + plan.updated
@@ -296,20 +315,23 @@ def upsert_in(
     return mutation
 
 
-def _headers(session: Session, entities: Sequence[Entity], plan: store.WritePlan) -> dict[str, EntityHeader]:
-    """Headers of the entities ``plan`` created or updated, from the entities as written.
+def _headers(session: Session, entities: Sequence[Entity], plan: store.WritePlan) -> dict[str, dict[str, Any]]:
+    """``AtlasEntityHeader`` JSON of the entities ``plan`` created or updated, from the entities as written.
 
     The mutation response of a 1,000-entity request would otherwise read all of them back;
     only their classifications (direct and propagated, after the recompute) are read.
     """
     written = {c.guid for c in plan.changes}
     tags = store.classifications_of(session, sorted(written))
-    return {
-        e.guid: EntityHeader(e.guid, e.type_name, e.qualified_name, e.status,
-                             {k: e.attributes[k] for k in HEADER_ATTRIBUTES if k in e.attributes},
-                             tuple(sorted(tags.get(e.guid, ()), key=lambda t: (t.type_name, t.source_guid))))
-        for e in entities if e.guid in written
-    }
+    headers = {}
+    for e in entities:
+        guid = e.guid
+        if guid in written:
+            attributes = e.attributes
+            headers[guid] = header_json(guid, e.type_name, e.qualified_name, e.status,
+                                        {k: attributes[k] for k in HEADER_ATTRIBUTES if k in attributes},
+                                        {t.type_name for t in tags.get(guid, ())})
+    return headers
 
 
 def set_attribute(catalog: Catalog, guid: str, name: str, value: Any, *, user: str, source: str = SOURCE) -> Mutation:

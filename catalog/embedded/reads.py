@@ -21,6 +21,7 @@ from catalog.atlas import stored_entity_to_atlas
 from catalog.atlas.relations import related_object, relationship_guid, with_guids
 from catalog.canonical import canonical_json
 from catalog.model import EntityHeader, StoredEntity, guid_for
+from catalog.store.queries import CursorStatement
 from catalog.store.schema import INPUT_EDGE, OUTPUT_EDGE, EdgeRow
 
 if TYPE_CHECKING:
@@ -35,14 +36,15 @@ _LINEAGE = {
 }
 
 
-_EDGES_OF = select(EdgeRow.from_guid, EdgeRow.to_guid, EdgeRow.direction, EdgeRow.relationship_guid).where(
-    or_(EdgeRow.from_guid == bindparam("guid"), EdgeRow.to_guid == bindparam("guid")))
+_EDGES_OF = CursorStatement(lambda _dialect: select(
+    EdgeRow.from_guid, EdgeRow.to_guid, EdgeRow.direction, EdgeRow.relationship_guid,
+).where(or_(EdgeRow.from_guid == bindparam("guid"), EdgeRow.to_guid == bindparam("guid"))))
 
 
 def _lineage_ends(session: Session, guid: str) -> dict[str, list[tuple[str, str]]]:
     """End name -> [(related guid, relationship guid)] from the lineage edges touching ``guid``."""
     ends: dict[str, list[tuple[str, str]]] = {}
-    for src, dst, direction, rel in session.execute(_EDGES_OF, {"guid": guid}):
+    for src, dst, direction, rel in _EDGES_OF.rows(session, {"guid": guid}):
         if direction == INPUT_EDGE:  # dataset -> process
             name, other = ("inputs", src) if dst == guid else ("inputToProcesses", dst)
         elif direction == OUTPUT_EDGE:  # process -> dataset

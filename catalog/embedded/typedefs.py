@@ -10,7 +10,8 @@ after a restart, and in every other process over the same store.
 
 Staying in step: each read of ``Catalog.registry`` on an open store runs one aggregate,
 ``count(*)`` and ``max(updated_at)`` of the table, and reloads when either differs from
-what was loaded. Every write sets ``updated_at`` above the table's maximum (under the
+what was loaded (``TypeDefs.current(session)`` runs it in the caller's session: the hot
+read endpoints check in the request's own transaction, on the DBAPI cursor). Every write sets ``updated_at`` above the table's maximum (under the
 store's write lock), so a create or update raises the maximum and a delete lowers the
 count: equal numbers mean an unchanged table. A reload resolves the whole registry anew
 (a few milliseconds) and swaps it in at once.
@@ -59,6 +60,7 @@ from catalog.embedded.typedef_rules import (
 )
 from catalog.errors import TypeDefError
 from catalog.model import guid_for
+from catalog.store.queries import CursorStatement
 from catalog.store.schema import ClassificationRow, EntityRow, TypeDefRow, now_ms
 from catalog.types.registry import TypeRegistry
 from catalog.types.resolved import CATEGORY, KIND, SECTIONS
@@ -71,11 +73,13 @@ _REQUEST, _STORED = "request", "stored typedefs"
 
 # -- the store --------------------------------------------------------------------------------
 
-_FINGERPRINT = select(func.count(), func.coalesce(func.max(TypeDefRow.updated_at), 0)).select_from(TypeDefRow)
+_FINGERPRINT = CursorStatement(lambda _dialect: select(
+    func.count(), func.coalesce(func.max(TypeDefRow.updated_at), 0)).select_from(TypeDefRow))
 
 
 def _fingerprint(session: Session | Connection) -> tuple[int, int]:
-    count, latest = session.execute(_FINGERPRINT).one()
+    """(count, latest ``updated_at``) of the typedef rows; on the cursor, so pending ORM changes are not flushed."""
+    ((count, latest),) = _FINGERPRINT.rows(session, {})
     return int(count), int(latest)
 
 
@@ -251,23 +255,32 @@ class TypeDefs:
                 _write_builtins(session, self._base, user)
         self.refresh()
 
-    def refresh(self) -> None:
-        """Reload the registry when the typedef table changed since the last load (one aggregate when not)."""
+    def refresh(self, session: Session | None = None) -> None:
+        """Reload the registry when the typedef table changed since the last load (one aggregate when not).
+
+        ``session``: look in the caller's (read) session, the request's own, instead of a
+        connection of its own: no second connection per request, and the typedefs are those
+        of the snapshot the request reads its entities in.
+        """
         if self._engine is None or self._read is None:
             return
-        with self._engine.connect() as connection:  # a connection, not a session: a third of the cost
-            if _fingerprint(connection) == self._seen:
+        if session is not None:
+            if _fingerprint(session) == self._seen:
                 return
+        else:
+            with self._engine.connect() as connection:  # a connection, not a session: a third of the cost
+                if _fingerprint(connection) == self._seen:
+                    return
         with self._lock, self._read() as session:
             seen = _fingerprint(session)
             if seen != self._seen:
                 self.registry.adopt(_compose(self._base, _rows(session)))
                 self._seen = seen
 
-    def current(self) -> TypeRegistry:
-        """The registry, the store opened and the table's changes loaded."""
+    def current(self, session: Session | None = None) -> TypeRegistry:
+        """The registry, the store opened and the table's changes loaded (checked in ``session`` if given)."""
         self._open_store()
-        self.refresh()
+        self.refresh(session)
         return self.registry
 
     def _change(self, change: Change) -> Any:

@@ -174,6 +174,13 @@ def _skippable(session: Session, digests: Mapping[str, str], source: str) -> set
     return {guid for guid, digest in digests.items() if digest in stored}
 
 
+def _skippable_in(stored: StoredState, digests: Mapping[str, str], source: str) -> set[str]:
+    """``_skippable`` on rows read already: the stored row of ``source`` holds the same incoming digest."""
+    rows = stored.rows
+    return {guid for guid, digest in digests.items()
+            if (row := rows.get(guid)) is not None and row.source == source and row.incoming_hash == digest}
+
+
 def _holds_at_most(session: Session, source: str, limit: int) -> bool:
     """Whether ``source`` wrote at most ``limit`` stored entities (counts no further than that)."""
     first = select(EntityRow.guid).where(EntityRow.source == source).limit(limit + 1).subquery()
@@ -207,21 +214,29 @@ def read_stored(session: Session, guids: Sequence[str], refs: Iterable[str] = ()
 
 
 def plan_upsert(
-    session: Session, batch: SourceBatch, registry: TypeRegistry, *, user: str, at: int | None = None
+    session: Session, batch: SourceBatch, registry: TypeRegistry, *, user: str, at: int | None = None,
+    stored: StoredState | None = None,
 ) -> WritePlan:
     """Read what the store holds for ``batch`` and ``diff`` against it; writes nothing.
 
-    Raises ``EntityValidationError`` (or ``UnknownTypeError``, ``ReferenceNotFound``)
-    for a batch that cannot be written.
+    ``stored``: what ``read_stored`` returned for (at least) the batch's guids in this
+    transaction, when the caller read it already (the Atlas API merges an update with
+    the stored entity before planning it): the rows are then not read again, and the
+    entities to skip are found in them. Raises ``EntityValidationError`` (or
+    ``UnknownTypeError``, ``ReferenceNotFound``) for a batch that cannot be written.
     """
     at = now_ms() if at is None else at
     entities = dedupe(batch.entities)
     digests = {guid: incoming_digest(entity) for guid, entity in entities.items()}
-    skipped = _skippable(session, digests, batch.source)
+    if stored is None:
+        skipped = _skippable(session, digests, batch.source)
+    else:
+        skipped = _skippable_in(stored, digests, batch.source)
     # (an unchanged re-ingest skips everything: no pass over the batch for what is left)
     todo = {} if len(skipped) == len(entities) else {g: e for g, e in entities.items() if g not in skipped}
     validate(todo, registry)
-    stored = read_stored(session, list(todo))
+    if stored is None:
+        stored = read_stored(session, list(todo))
     held: list[EntityRef] = []
     encode = attributes_encoder(held)
     # Each entity's texts are made as the diff reaches it, not all of them first: then no

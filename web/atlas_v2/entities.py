@@ -69,7 +69,8 @@ def entity(guid: str):
     options = _read_options()
     catalog = catalog_of_app()
     with catalog.session() as session:
-        return jsonify(entity_json(session, in_session_by_guid(session, guid), catalog.registry, **options))
+        found = in_session_by_guid(session, guid)
+        return jsonify(entity_json(session, found, catalog.typedefs.current(session), **options))
 
 
 @bp.get("/entity/guid/<guid>/header", strict_slashes=False)
@@ -84,7 +85,7 @@ def entity_by_unique(type_name: str):
     found = by_unique(type_name)
     catalog = catalog_of_app()
     with catalog.session() as session:
-        return jsonify(entity_json(session, found, catalog.registry, **_read_options()))
+        return jsonify(entity_json(session, found, catalog.typedefs.current(session), **_read_options()))
 
 
 @bp.get("/entity/uniqueAttribute/type/<type_name>/header", strict_slashes=False)
@@ -102,8 +103,8 @@ def entities_bulk():
         missing = [g for g in guids if g not in found]
         if missing:
             raise guid_not_found(missing[0])
-        bodies, referred = entities_json(session, [found[g] for g in dict.fromkeys(guids)], catalog.registry,
-                                         **_read_options())
+        bodies, referred = entities_json(session, [found[g] for g in dict.fromkeys(guids)],
+                                         catalog.typedefs.current(session), **_read_options())
     return jsonify({"entities": bodies, "referredEntities": referred})
 
 
