@@ -46,8 +46,14 @@ def _compliance(ctx: Any) -> list[str]:
     return compliance.run(ctx)
 
 
+def _hook(ctx: Any) -> list[str]:
+    from bench import hook
+
+    return hook.run(ctx)
+
+
 BENCHES: dict[str, Callable[[Any], list[str]]] = {"ingest": _ingest, "lineage": _lineage, "mlflow": _mlflow, "atlas_api": _atlas_api,
-                                                  "atlas_search": _atlas_search, "compliance": _compliance}
+                                                  "atlas_search": _atlas_search, "compliance": _compliance, "hook": _hook}
 
 
 __all__ = ["BENCHES"]

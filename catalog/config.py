@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from catalog.errors import ConfigError
 
-__all__ = ["Settings", "redact_uri"]
+__all__ = ["Settings", "read_secret", "redact_uri"]
 
 
 def _int(value: str) -> int:
@@ -34,6 +34,10 @@ def _str(value: str) -> str:
 
 #: Settings that take one of a few words, and those words.
 CHOICES: dict[str, tuple[str, ...]] = {"read_access": ("open", "authenticated")}
+
+
+#: Int settings with a lower bound, and the bound.
+_AT_LEAST: dict[str, int] = {"hook_window_seconds": 1, "hook_poll_seconds": 1, "reconcile_interval_seconds": 0}
 
 
 def _not_one_of(what: str, value: Any, allowed: tuple[str, ...]) -> str:
@@ -56,12 +60,23 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 5000
     read_access: str = "authenticated"
+    #: the MLflow webhook's shared secret (HMAC-SHA256 key); never shown in a repr or a log
+    hook_secret: str = field(default="", repr=False)
+    #: how old (or how far ahead) an ``X-MLflow-Timestamp`` may be, and how long delivery ids are kept
+    hook_window_seconds: int = 300
+    #: how often the hook's worker looks for queued work that no request of its own process woke it for
+    hook_poll_seconds: int = 1
+    #: how often ``catalog serve`` compares MLflow's registry with the catalog (0: never)
+    reconcile_interval_seconds: int = 300
 
     def __post_init__(self) -> None:
         for name, allowed in CHOICES.items():
             value = getattr(self, name)
             if value not in allowed:
                 raise ConfigError(_not_one_of(f"CATALOG_{name.upper()}", value, allowed))
+        for name, least in _AT_LEAST.items():
+            if getattr(self, name) < least:
+                raise ConfigError(f"CATALOG_{name.upper()}={getattr(self, name)!r}: expected an int >= {least}")
 
     @classmethod
     def from_env(cls, prefix: str = "CATALOG_", environ: Mapping[str, str] | None = None) -> Settings:
@@ -84,6 +99,14 @@ class Settings:
         if not settings.user:
             settings = cls(**{**values, "user": env.get("USER") or env.get("LOGNAME") or "catalog"})
         return settings
+
+
+def read_secret(variable: str, environ: Mapping[str, str] | None = None) -> str:
+    """The secret held by environment variable ``variable`` ("" when unset): ``catalog hook install --secret-env``.
+
+    Here, beside ``Settings.from_env``, so the environment keeps one reader.
+    """
+    return (os.environ if environ is None else environ).get(variable, "")
 
 
 def redact_uri(uri: str) -> str:

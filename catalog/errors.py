@@ -21,6 +21,8 @@ __all__ = [
     "NotFound",
     "AmbiguousReference",
     "ReferenceNotFound",
+    "HookRejected",
+    "HookPayloadError",
 ]
 
 
@@ -64,6 +66,14 @@ class AmbiguousReference(CatalogError, LookupError):
 
 class ReferenceNotFound(EntityValidationError):
     """An entity refers to another entity that is neither in the batch nor in the store."""
+
+
+class HookRejected(CatalogError, PermissionError):
+    """A webhook whose signature, timestamp or delivery id does not hold (answered 401; nothing queued)."""
+
+
+class HookPayloadError(CatalogError, ValueError):
+    """A signed webhook whose body is not an MLflow registry event (answered 400; nothing queued)."""
 
 
 def did_you_mean(word: Any, choices: Iterable[str]) -> str:

@@ -334,3 +334,55 @@ def test_mutation_headers_are_the_headers_get_answers(app: Any, client: Any) -> 
         assert header == client.get(f"{V2}/entity/guid/{guid}/header").get_json()
     assert "CONFIDENTIAL" in updated[guid_for("ml_model_deployment", "deployment:wine@cm")]["classificationNames"]
     client.delete(f"{V2}/entity/guid/{table}/classification/CONFIDENTIAL", headers=basic_auth(STEWARD))
+
+
+#: Request bodies the app's JSON provider must parse exactly as the stdlib does (or refuse as it does).
+_JSON_TEXTS = [
+    b'{"a": 1, "a": 2, "b": [1, 2.5, -0.0, -0, 1e400, -1e400, 1e-400, NaN, Infinity, -Infinity]}',
+    b'[123456789012345678901234567890, -99999999999999999999999, 9007199254740993, 5e-324, 1.7976931348623157e308]',
+    b'[0.1, 0.30000000000000004, 2.2250738585072014e-308, 1.00000000000000011102230246251565404236316680908203125]',
+    b'{"s": "\\u00e9\\ud83d\\ude00\\/\\u0000", "": null, "t": true}', '{"é": "ü"}'.encode(),
+    b'"\\ud800"', b'["\\udc00x"]', b'\xef\xbb\xbf{"bom": 1}', '{"utf16": 1}'.encode("utf-16"),
+    b'[1,]', b'{"a":1,}', b'01', b'[1] x', b'"a\nb"', b'"\xff"', b'', b'[.5]', b'[+1]', b'NaNx', b'[' * 5000 + b']' * 5000,
+]
+
+
+def _same(a: Any, b: Any) -> bool:
+    import math
+
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, float):
+        return (math.isnan(a) and math.isnan(b)) or (a == b and math.copysign(1, a) == math.copysign(1, b))
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return a == b
+
+
+@pytest.mark.parametrize("text", _JSON_TEXTS, ids=range(len(_JSON_TEXTS)))
+def test_request_json_parses_as_the_stdlib_does(app: Any, text: bytes) -> None:
+    """pydantic-core's parser reads the bodies; what it accepts must be the stdlib's values, the rest the stdlib's."""
+    def parse(loads: Any) -> tuple[str, Any]:
+        try:
+            return "ok", loads(text)
+        except (ValueError, RecursionError) as exc:
+            return "error", type(exc)
+    with app.app_context():
+        mine, stdlib = parse(app.json.loads), parse(json.loads)
+    assert mine[0] == stdlib[0] and (_same(mine[1], stdlib[1]) if mine[0] == "ok" else mine[1] is stdlib[1])
+
+
+def test_bulk_bodies_with_nan_and_big_numbers_are_stored_as_sent(app: Any, client: Any) -> None:  # noqa: F811
+    qn = "run:numbers@mlflow"
+    body = {"entities": [{"typeName": "ml_training_run", "guid": "-1", "attributes": {
+        "qualifiedName": qn, "name": "numbers", "runId": "numbers", "userName": "ana", "startTime": 9007199254740993,
+        "metrics": {"ratio": 0.30000000000000004, "gap": float("nan"), "big": 1e308}}}]}
+    answer = _post(client, "/entity/bulk", body)
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    attributes = client.get(f"{V2}/entity/guid/{guid_for('ml_training_run', qn)}").get_json()["entity"]["attributes"]
+    assert attributes["startTime"] == 9007199254740993  # > 2**53: read as an int, not through a float
+    metrics = attributes["metrics"]
+    assert metrics["ratio"] == 0.30000000000000004 and metrics["big"] == 1e308
+    assert metrics["gap"] != metrics["gap"]  # NaN

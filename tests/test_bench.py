@@ -119,3 +119,11 @@ def test_atlas_search_bench(capsys: pytest.CaptureFixture[str]) -> None:
     out = _run(capsys, "atlas_search")
     assert re.search(r"^LATENCY atlas-search p99 = \d+\.\d+ ms \(target <= 50 ms\)", out, re.MULTILINE)
     assert re.search(r"^RATIO atlas-search/bare-sql = \d+\.\d+x", out, re.MULTILINE)
+
+
+def test_hook_bench(capsys: pytest.CaptureFixture[str]) -> None:
+    out = _run(capsys, "hook")  # a real mlflow server posting to the catalog served on loopback
+    assert "5 model versions registered one after another on a real mlflow server" in out
+    assert "create_model_version -> readable via the Atlas API" in out and "direct incremental Catalog.ingest" in out
+    assert re.search(r"^LATENCY hook-to-visible p99 = \d+ ms over 5 versions \(target <= 1000 ms\)", out, re.MULTILINE)
+    assert re.search(r"^RATIO hook-to-visible/direct-ingest = \d+\.\d+x \(target <= 3x, medians\)", out, re.MULTILINE)

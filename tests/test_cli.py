@@ -137,6 +137,7 @@ COMMANDS = {
     "check": "Check a deployment (of lineage.yml) or a model version before it is deployed.",
     "evidence": "Verify the evidence chain; export a model card for auditors.",
     "expectations": "Draft Great Expectations suites.",
+    "hook": "The MLflow hook: register the catalog's webhook in MLflow, test it, reconcile.",
 }
 
 

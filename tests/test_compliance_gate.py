@@ -10,136 +10,18 @@ table the model trains on (the one lineage.yml declares).
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import requests
 
 from catalog.compliance.gate import GateOutcome, alias_gate
 from catalog.compliance.record import history
 from catalog.config import Settings
 from catalog.errors import SourceUnavailableError
 from catalog.service import Catalog
-from demo.train import mlflow_uris
-
-MLFLOW = Path(sys.executable).parent / "mlflow"
-QUIET = {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
-FEATURES = ["fixed acidity", "alcohol"]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@dataclass(frozen=True)
-class Server:
-    url: str
-    root: Path
-
-
-@pytest.fixture(scope="module")
-def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    root = tmp_path_factory.mktemp("mlflow-server")
-    port = _free_port()
-    saved = {k: os.environ.get(k) for k in QUIET}
-    os.environ.update(QUIET)  # this process logs to the server too
-    log = root / "server.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [str(MLFLOW), "server", "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
-             "--default-artifact-root", str(root / "artifacts"), "--host", "127.0.0.1", "--port", str(port),
-             "--workers", "1"],
-            cwd=root, env={**os.environ, **QUIET}, stdout=out, stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: the worker it spawns goes with it
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                if requests.get(f"{url}/health", timeout=5).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"mlflow server did not answer /health on {url}:\n{log.read_text(errors='replace')}")
-            time.sleep(0.25)
-        yield Server(url, root)
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=30)
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
-def client(server: Server):
-    from mlflow.tracking import MlflowClient
-
-    return MlflowClient(tracking_uri=server.url, registry_uri=server.url)
-
-
-class Model:
-    """One registered model of a test, on the shared server."""
-
-    def __init__(self, server: Server, name: str) -> None:
-        self.server, self.name = server, name
-        self.table = f"default.{name.replace('-', '_')}_train"
-        self.client = client(server)
-        self.experiment_id = self.client.create_experiment(f"{name}-exp")
-        self.client.create_registered_model(name)
-
-    def version(self, rmse: float) -> str:
-        """Train, log and register a new version whose run logs ``rmse``; its version number."""
-        import mlflow
-        import mlflow.sklearn
-        import pandas as pd
-        from mlflow.data.spark_dataset_source import SparkDatasetSource
-        from mlflow.models import infer_signature
-        from sklearn.linear_model import ElasticNet
-
-        df = pd.DataFrame({
-            "fixed acidity": [7.0 + (i % 5) * 0.3 for i in range(20)],
-            "alcohol": [9.0 + (i % 7) * 0.4 for i in range(20)],
-            "quality": [5.0 + (i % 3) for i in range(20)],
-        })
-        with mlflow_uris(self.server.url):
-            with mlflow.start_run(experiment_id=self.experiment_id, run_name=f"train-{rmse}") as run:
-                mlflow.log_metric("rmse", rmse)
-                table = mlflow.data.from_pandas(df, source=SparkDatasetSource(table_name=self.table),
-                                                name=self.table)
-                mlflow.log_input(table, context="training")
-                model = ElasticNet(alpha=0.5, l1_ratio=0.1, random_state=0).fit(df[FEATURES], df["quality"])
-                signature = infer_signature(df[FEATURES], model.predict(df[FEATURES]))
-                info = mlflow.sklearn.log_model(model, name="model", signature=signature,
-                                                pip_requirements=["scikit-learn"])
-            mv = self.client.create_model_version(self.name, source=info.model_uri, run_id=run.info.run_id,
-                                                  model_id=info.model_id)
-        return str(mv.version)
-
-    def alias(self, alias: str = "champion") -> str | None:
-        """The version ``alias`` points at in MLflow (read back through the server), or None."""
-        aliases = self.client.get_registered_model(self.name).aliases
-        return aliases.get(alias)
-
-    def set_alias(self, version: str, alias: str = "champion") -> None:
-        self.client.set_registered_model_alias(self.name, alias, version)
+from tests.mlflow_server import Model, Server, free_port, mlflow_server  # noqa: F401 - module-scoped fixture
 
 
 def lineage(tmp_path: Path, model: Model, *, on_fail: str, deployments: tuple[str, ...] = ("batch",),
@@ -443,7 +325,7 @@ def test_the_first_alias_ever_is_deleted_when_it_fails(tmp_path, mlflow_server, 
 
 
 def test_an_unreachable_mlflow_is_named(tmp_path, mlflow_server):
-    port = _free_port()  # nothing listens there
+    port = free_port()  # nothing listens there
     url = f"http://127.0.0.1:{port}"
     lineage_file = tmp_path / "lineage.yml"
     lineage_file.write_text("version: 1\n", encoding="utf-8")

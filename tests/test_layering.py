@@ -94,6 +94,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("catalog.ingest",),
     ("catalog.embedded",),  # Atlas's v2 semantics: entities, typedefs, search, hook messages, OpenLineage
     ("catalog.compliance",),
+    ("catalog.intake",),  # the MLflow hook: verification, queue, worker (calls the gate and the ingest), reconciler
     ("catalog.service",),
     ("catalog.cli",),
 )
@@ -101,7 +102,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
 PEER_IMPORTS = {"catalog.config": {"catalog.errors"}, "catalog.migrations": {"catalog.store"}}
 #: Heavy or optional libraries, and the only packages of catalog/ that may import them.
 HEAVY = {
-    "mlflow": ("catalog.mlflow_source", "catalog.compliance"),
+    "mlflow": ("catalog.mlflow_source", "catalog.compliance", "catalog.intake"),
     "pyspark": (),
     "great_expectations": ("catalog.compliance",),
     "deltalake": (),

@@ -37,7 +37,8 @@ __all__ = ["PUBLIC_ENDPOINTS", "REALM", "UNAUTHORIZED", "FORBIDDEN", "init_app",
            "user_name"]
 
 #: Endpoints served without credentials even when reads need them (a login page would go here).
-PUBLIC_ENDPOINTS: set[str] = {"healthz", "static"}
+#: ``hooks.mlflow`` (``POST /hooks/mlflow``) authenticates by its HMAC signature instead.
+PUBLIC_ENDPOINTS: set[str] = {"healthz", "static", "hooks.mlflow"}
 REALM = "ml-lineage-catalog"
 #: Atlas's codes for "authentication required" and "not authorised".
 UNAUTHORIZED = "ATLAS-401-00-001"
@@ -151,7 +152,7 @@ def _parameters_hidden() -> Iterator[None]:
 
 
 def _refuse(status: int, code: str, message: str) -> Response:
-    if request.path.startswith("/api/") or request.path == "/healthz":
+    if request.path.startswith(("/api/", "/hooks/")) or request.path == "/healthz":
         response = jsonify({"errorCode": code, "errorMessage": message})
     else:
         response = Response(f"{status} {'Unauthorized' if status == 401 else 'Forbidden'}: {message}\n",

@@ -2,7 +2,7 @@
 
 Codes are Atlas's own (``AtlasErrorCode``) where one fits, so Atlas clients that
 branch on ``errorCode`` behave as they would against a real Atlas. Errors under
-``/api/`` and ``/healthz`` are always JSON, also Flask's own (unknown route, wrong
+``/api/``, ``/hooks/`` and ``/healthz`` are always JSON, also Flask's own (unknown route, wrong
 method, an unexpected exception); other paths keep Flask's pages.
 """
 
@@ -44,7 +44,7 @@ def _body(code: str, message: str, status: int) -> tuple[Any, int]:
 
 
 def _is_api() -> bool:
-    return request.path.startswith("/api/") or request.path == "/healthz"
+    return request.path.startswith(("/api/", "/hooks/")) or request.path == "/healthz"
 
 
 def init_app(app: Flask) -> None:

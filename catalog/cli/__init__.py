@@ -492,9 +492,9 @@ def _load_plugins(group: click.Group) -> None:
 
 def _add_library_commands(group: click.Group) -> None:
     """The command groups of the library that live in modules of their own (docs/cli.md)."""
-    from catalog.cli.compliance import COMMANDS
+    from catalog.cli import compliance, hook
 
-    for command in COMMANDS:
+    for command in (*compliance.COMMANDS, *hook.COMMANDS):
         group.add_command(command)
 
 

@@ -242,7 +242,50 @@ def _previous(catalog: Catalog, model: str, alias: str, version: str) -> tuple[b
     carrier = str(number) if number is not None else found.qualified_name.rsplit("@", 1)[0].rsplit("/", 1)[-1]
     if carrier != version:
         return True, carrier
-    return previous_from_audit(catalog, model, alias, version)
+    known, previous = previous_from_audit(catalog, model, alias, version)
+    return (known, previous) if known else _previous_at_creation(catalog, model, alias, version)
+
+
+def _previous_at_creation(catalog: Catalog, model: str, alias: str, version: str) -> tuple[bool, str | None]:
+    """``(known, previous)`` when the catalog's first sight of ``version`` already showed it carrying ``alias``.
+
+    The MLflow hook's ingest of a new version can run after the alias moved onto it (the
+    two events arrive a moment apart): the version is then created carrying the alias, and
+    no update of it records the move. The version that lost the alias in that same write
+    (same time and source) is the previous one; none, or several, and nothing is known.
+    """
+    import json
+
+    from sqlalchemy import select
+
+    from catalog.model import MODEL_VERSION
+    from catalog.store.schema import AuditRow
+
+    instance = catalog.settings.mlflow_instance
+    gated, prefix, suffix = naming.model_version_qn(model, version, instance), f"{model}/", f"@{instance}"
+    with catalog.session() as session:
+        created = session.execute(
+            select(AuditRow.at, AuditRow.source)
+            .where(AuditRow.action == "ENTITY_CREATE", AuditRow.type_name == MODEL_VERSION,
+                   AuditRow.qualified_name == gated).order_by(AuditRow.id.desc()).limit(1)).first()
+        if created is None:
+            return False, None
+        rows = session.execute(
+            select(AuditRow.qualified_name, AuditRow.detail)
+            .where(AuditRow.action == "ENTITY_UPDATE", AuditRow.type_name == MODEL_VERSION,
+                   AuditRow.at == created.at, AuditRow.source == created.source,
+                   AuditRow.qualified_name.startswith(prefix, autoescape=True))).all()
+    losers = []
+    for qn, detail in rows:
+        try:
+            before, after = (json.loads(detail).get("changed") or {}).get("aliases") or (None, None)
+        except (ValueError, TypeError, AttributeError):
+            continue
+        if isinstance(before, list) and alias in before and alias not in (after or []) and qn.endswith(suffix):
+            losers.append(qn[len(prefix):-len(suffix)])
+    if len(losers) != 1 or not losers[0].isdigit():
+        return False, None
+    return True, losers[0]
 
 
 def _ingest(catalog: Catalog, mlflow_uri: str, user: str) -> None:

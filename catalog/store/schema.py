@@ -37,6 +37,8 @@ __all__ = [
     "TokenRow",
     "EvidenceRow",
     "WaiverSeenRow",
+    "HookDeliveryRow",
+    "HookJobRow",
     "INPUT_EDGE",
     "OUTPUT_EDGE",
     "now_ms",
@@ -239,6 +241,54 @@ class WaiverSeenRow(Base):
     rule: Mapped[str] = mapped_column(String(255))
     scope: Mapped[str] = mapped_column(String(2048))
     first_seen: Mapped[int] = mapped_column(BigInteger)
+
+
+class HookDeliveryRow(Base):
+    """A webhook delivery id the catalog accepted, kept until its timestamp leaves the window (replays)."""
+
+    __tablename__ = "hook_delivery"
+
+    delivery_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    received_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+    job_id: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (Index("ix_hook_delivery_expires", "expires_at"),)
+
+
+class HookJobRow(Base):
+    """The hook's durable queue: one MLflow registry change to ingest (or gate), until it is done.
+
+    ``status``: ``queued`` (due at ``next_attempt_at``), ``running`` (claimed until
+    ``lease_until``), ``done``, or ``failed`` (will never succeed: the version is gone from
+    MLflow). ``digest`` names the work (what, model, version, alias): a queued job with the
+    same digest takes a repeated event instead of a second job.
+    """
+
+    __tablename__ = "hook_job"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    origin: Mapped[str] = mapped_column(String(16))
+    delivery_id: Mapped[str] = mapped_column(String(255))
+    event: Mapped[str] = mapped_column(String(64))
+    model: Mapped[str] = mapped_column(String(2048))
+    version: Mapped[str] = mapped_column(String(32))
+    alias: Mapped[str] = mapped_column(String(255))
+    payload: Mapped[str] = mapped_column(Text)
+    digest: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[int] = mapped_column(BigInteger)
+    lease_until: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+    message: Mapped[str] = mapped_column(Text)
+    result: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (
+        Index("ix_hook_job_due", "status", "next_attempt_at"),
+        Index("ix_hook_job_digest", "digest"),
+    )
 
 
 def now_ms() -> int:
