@@ -127,3 +127,11 @@ def test_hook_bench(capsys: pytest.CaptureFixture[str]) -> None:
     assert "create_model_version -> readable via the Atlas API" in out and "direct incremental Catalog.ingest" in out
     assert re.search(r"^LATENCY hook-to-visible p99 = \d+ ms over 5 versions \(target <= 1000 ms\)", out, re.MULTILINE)
     assert re.search(r"^RATIO hook-to-visible/direct-ingest = \d+\.\d+x \(target <= 3x, medians\)", out, re.MULTILINE)
+
+
+def test_compliance_bench(capsys: pytest.CaptureFixture[str]) -> None:
+    out = _run(capsys, "compliance")  # the check in process on the synthetic catalog, then against GX alone
+    assert re.search(r"^check, graph rules \(data=False\) +20 ", out, re.MULTILINE)
+    assert "GX validate alone, same sample" in out and "500-row CSV sample, 44 expectations" in out
+    assert re.search(r"^LATENCY check-graph p99 = \d+\.\d+ ms \(target <= 100 ms\)", out, re.MULTILINE)
+    assert re.search(r"^RATIO check-with-gx/gx-alone = \d+\.\d+x \(target <= 1\.2x, medians\)", out, re.MULTILINE)
