@@ -18,19 +18,14 @@ wake-up. RATIO = hook p50 / direct-ingest p50.
 from __future__ import annotations
 
 import base64
-import os
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 from bench.common import Context, fmt_ms, median, percentile, print_table, quiet_logs, ratio_line
+from bench.mlflow_server import mlflow_server_process
 
 __all__ = ["run"]
 
@@ -39,7 +34,6 @@ P99_TARGET_S = 1.0
 RATIO_TARGET = 3.0
 SECRET = "bench-hook-secret-" + "x" * 20
 _SERVER_ENV = {
-    "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true",
     "MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS": "true", "MLFLOW_WEBHOOK_ALLOWED_SCHEMES": "http,https",
     "MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY": base64.urlsafe_b64encode(b"catalog-bench-webhook-key-32byte").decode(),
 }
@@ -52,43 +46,6 @@ models:
 deployments:
   hook-bench-batch: {model: "models:/hook-bench@champion", mode: batch, target: prod}
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextmanager
-def _mlflow_server(root: Path) -> Iterator[str]:
-    import requests
-
-    port = _free_port()
-    log = (root / "server.log").open("wb")
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "mlflow"), "server",
-         "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
-         "--default-artifact-root", str(root / "artifacts"), "--host", "127.0.0.1", "--port", str(port),
-         "--workers", "1"], cwd=root, env={**os.environ, **_SERVER_ENV}, stdout=log, stderr=subprocess.STDOUT,
-        start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                if requests.get(f"{url}/health", timeout=5).status_code == 200:
-                    break
-            except requests.RequestException:  # not listening yet, or too busy starting to answer
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"mlflow server did not start: {(root / 'server.log').read_text()[-2000:]}")
-            time.sleep(0.25)
-        yield url
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
-        log.close()
 
 
 @contextmanager
@@ -170,7 +127,7 @@ def run(ctx: Context) -> list[str]:
     (root / "lineage.yml").write_text(LINEAGE)
     lineage = root / "lineage.yml"
     with quiet_logs("mlflow", "alembic", "werkzeug", "catalog.intake", "catalog.ingest"), \
-            _mlflow_server(root) as url, _served_catalog(Settings(
+            mlflow_server_process(root, _SERVER_ENV) as url, _served_catalog(Settings(
                 database_url=f"sqlite:///{root / 'catalog.db'}", lineage_file=str(lineage), mlflow_uri=url,
                 hook_secret=SECRET, read_access="open", reconcile_interval_seconds=0, user="bench")) as base:
         mlflow = mlflow_client(url)

@@ -13,26 +13,19 @@ from __future__ import annotations
 
 import base64
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import requests
 
+from bench.mlflow_server import MLFLOW, QUIET, ServerDidNotStart, free_port, mlflow_server_process
 from demo.train import mlflow_uris
 
 __all__ = ["FEATURES", "MLFLOW", "QUIET", "WEBHOOK_ENV", "Model", "Server", "client", "free_port", "mlflow_server",
            "running_mlflow_server"]
 
-MLFLOW = Path(sys.executable).parent / "mlflow"
-QUIET = {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
 #: What an MLflow server needs to post webhooks to a catalog on loopback (docs/hook.md), and test settings.
 WEBHOOK_ENV = {
     "MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS": "true",
@@ -45,12 +38,6 @@ WEBHOOK_ENV = {
 FEATURES = ["fixed acidity", "alcohol"]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @dataclass(frozen=True)
 class Server:
     url: str
@@ -60,38 +47,14 @@ class Server:
 @contextmanager
 def running_mlflow_server(root: Path, env: dict[str, str] | None = None) -> Iterator[Server]:
     """``mlflow server`` on a free loopback port, its store and artifacts in ``root``; stopped after."""
-    port = free_port()
     saved = {k: os.environ.get(k) for k in QUIET}
     os.environ.update(QUIET)  # this process logs to the server too
-    log = root / "server.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [str(MLFLOW), "server", "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
-             "--default-artifact-root", str(root / "artifacts"), "--host", "127.0.0.1", "--port", str(port),
-             "--workers", "1"],
-            cwd=root, env={**os.environ, **QUIET, **(env or {})}, stdout=out, stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: the worker it spawns goes with it
-        )
-    url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                if requests.get(f"{url}/health", timeout=5).status_code == 200:
-                    break
-            except requests.RequestException:  # not listening yet, or too busy starting to answer
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"mlflow server did not answer /health on {url}:\n{log.read_text(errors='replace')}")
-            time.sleep(0.25)
-        yield Server(url, root)
+        with mlflow_server_process(root, env) as url:
+            yield Server(url, root)
+    except ServerDidNotStart as exc:
+        pytest.fail(str(exc))
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=30)
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)

@@ -173,38 +173,11 @@ def alias_gate(
         why = _why_not(failing, errors, stale)
         return GateOutcome(**outcome, reverted=False, reverted_to=None, message=lead + why)  # type: ignore[arg-type]
 
-    if not known:
-        return GateOutcome(**outcome, reverted=False, reverted_to=None, message=lead + (  # type: ignore[arg-type]
-            f"; not reverted: the catalog already saw version {version} carrying {alias!r} before this "
-            "check, and its audit log does not say which version carried it before"))
-    undone = last_revert(catalog, model, alias)
-    if undone is not None and undone.detail.get("to") == version and undone.detail.get("from") == previous:
-        # The alias is on this version because the gate moved it back here: going back again
-        # would hand it to the version that failed then, and the two moves would never end.
-        return GateOutcome(**outcome, reverted=False, reverted_to=None, message=lead + (  # type: ignore[arg-type]
-            f"; not reverted: the gate itself moved {alias!r} back to version {version} from version {previous} "
-            f"(audit event {undone.id}), which failed then"))
-    now_on = alias_version(mlflow_uri, model, alias)
-    if now_on != version:
-        where = f"version {now_on}" if now_on is not None else "no version"
-        return GateOutcome(**outcome, reverted=False, reverted_to=None, message=lead + (  # type: ignore[arg-type]
-            f"; not reverted: {alias!r} points at {where} in MLflow now, not {version}"))
-
-    reverted_to = move_alias(mlflow_uri, model, alias, previous)
-    subject = _entity(catalog, model, version)
-    detail = {
-        "model": model, "alias": alias, "from": version, "to": reverted_to, "previous": previous,
-        "registeredModel": naming.registered_model_qn(model, catalog.settings.mlflow_instance),
-        "mlflowUri": redact_uri(mlflow_uri), "targets": revert_targets,
-        "deployments": [
-            {"name": r.subject_label, "target": r.target, "verdict": r.verdict, "evidence": r.evidence_digest,
-             "failed": [x.rule for x in r.results if x.verdict in FAILING]}
-            for r in failing
-        ] + [{"name": e.deployment, "target": e.target, "verdict": "error", "evidence": None, "error": e.message}
-             for e in errors],
-    }
-    event = record_revert(catalog, subject=subject, detail=detail, user=user)
-    _ingest(catalog, mlflow_uri, user)
+    refusal = _refusal(catalog, mlflow_uri, model, alias, version, previous, known)
+    if refusal is not None:
+        return GateOutcome(**outcome, reverted=False, reverted_to=None, message=lead + refusal)  # type: ignore[arg-type]
+    reverted_to, event_id = _revert(catalog, mlflow_uri, model, alias, version, previous, failing, errors,
+                                    revert_targets, user)
     if reverted_to is None:
         done = (f"; {alias!r} deleted: no earlier version carried it" if previous is None else
                 f"; {alias!r} deleted: version {previous}, which carried it before, is gone from MLflow")
@@ -212,7 +185,46 @@ def alias_gate(
         done = f"; {alias!r} moved back to version {reverted_to}"
     done += f" (on_fail: revert for target{'s' if len(revert_targets) > 1 else ''} {', '.join(revert_targets)})"
     return GateOutcome(**outcome, reverted=True, reverted_to=reverted_to, message=lead + done,  # type: ignore[arg-type]
-                       audit_id=event.id)
+                       audit_id=event_id)
+
+
+def _refusal(catalog: Catalog, mlflow_uri: str, model: str, alias: str, version: str, previous: str | None,
+             known: bool) -> str | None:
+    """Why a failing promotion is not reverted (the message's tail), or None: revert it."""
+    if not known:
+        return (f"; not reverted: the catalog already saw version {version} carrying {alias!r} before this "
+                "check, and its audit log does not say which version carried it before")
+    undone = last_revert(catalog, model, alias)
+    if undone is not None and undone.detail.get("to") == version and undone.detail.get("from") == previous:
+        # The alias is on this version because the gate moved it back here: going back again
+        # would hand it to the version that failed then, and the two moves would never end.
+        return (f"; not reverted: the gate itself moved {alias!r} back to version {version} from version "
+                f"{previous} (audit event {undone.id}), which failed then")
+    now_on = alias_version(mlflow_uri, model, alias)
+    if now_on != version:
+        where = f"version {now_on}" if now_on is not None else "no version"
+        return f"; not reverted: {alias!r} points at {where} in MLflow now, not {version}"
+    return None
+
+
+def _revert(catalog: Catalog, mlflow_uri: str, model: str, alias: str, version: str, previous: str | None,
+            failing: list[Report], errors: list[GateError], targets: list[str], user: str) -> tuple[str | None, int]:
+    """Move the alias back in MLflow, audit it, ingest again: (the version it is on now, the audit event id)."""
+    reverted_to = move_alias(mlflow_uri, model, alias, previous)
+    detail = {
+        "model": model, "alias": alias, "from": version, "to": reverted_to, "previous": previous,
+        "registeredModel": naming.registered_model_qn(model, catalog.settings.mlflow_instance),
+        "mlflowUri": redact_uri(mlflow_uri), "targets": targets,
+        "deployments": [
+            {"name": r.subject_label, "target": r.target, "verdict": r.verdict, "evidence": r.evidence_digest,
+             "failed": [x.rule for x in r.results if x.verdict in FAILING]}
+            for r in failing
+        ] + [{"name": e.deployment, "target": e.target, "verdict": "error", "evidence": None, "error": e.message}
+             for e in errors],
+    }
+    event = record_revert(catalog, subject=_entity(catalog, model, version), detail=detail, user=user)
+    _ingest(catalog, mlflow_uri, user)
+    return reverted_to, event.id
 
 
 def _version_text(version: str | int) -> str:
