@@ -317,3 +317,21 @@ def test_a_drift_warning_is_waivable_and_then_counted_apart():
     assert (found.verdict, found.raw_verdict, found.severity) == ("waived", "fail", "fail")
     assert found.message == "drift over 0.2: pH 0.400 in score:1@cm"
     assert report.exit_code == 0 and report.counts()["waived"] == 1
+
+
+def test_signature_matches_input_errors_without_an_input_or_a_known_schema():
+    from catalog.lineage_file import DatasetSpec
+
+    found = result(run_rules(context(), now=NOW, user="t", data=True), "signature-matches-input")
+    assert found.verdict == "error"
+    assert found.message == "deployment 'wine-batch' declares no input (lineage.yml deployments.wine-batch.input)"
+    table = context(input_spec=DatasetSpec(), input_qn="default.scoring@cm",
+                    deployment_spec=parse_lineage_text(LINEAGE.replace(
+                        "mode: batch, target: prod}", "mode: batch, target: prod, input: default.wine@cm}"),
+                        filename="lineage.yml").deployments["wine-batch"])
+    found = result(run_rules(table, now=NOW, user="t", data=True), "signature-matches-input")
+    assert found.verdict == "error"
+    assert found.message.startswith("the schema of input default.scoring@cm is unknown: declare it in lineage.yml")
+    model_ref = dataclasses.replace(context(), subject_kind="model", deployment=None, deployment_spec=None)
+    found = result(run_rules(model_ref, now=NOW, user="t", data=True), "signature-matches-input")
+    assert (found.verdict, found.applicable) == ("pass", False)
