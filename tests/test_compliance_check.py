@@ -293,3 +293,46 @@ def test_the_data_rules_failures_are_waivable_too(project, rule, changes):
     assert code == 0, out
     assert (found["verdict"], found["rawVerdict"]) == ("waived", "fail")
     assert report["counts"]["waived"] == 1 and report["waivers"][0]["state"] == "used"
+
+
+def test_training_data_must_also_be_in_the_configured_atlas(project, tmp_path):
+    """CATALOG_ATLAS_URL: a second instance of the catalog on loopback stands in for a real Atlas cluster.
+
+    It speaks Atlas's v2 API (the embedded-Atlas issue); it holds the same entities, ingested
+    from the same sources, and is read with basic auth from the URL's user part.
+    """
+    from catalog import users
+    from catalog.service import Catalog
+    from tests.web_fixtures import catalog_app, served
+
+    root, env = project
+    atlas_settings = Settings(database_url=f"sqlite:///{tmp_path / 'atlas' / 'atlas.db'}",
+                              mlflow_uri=env["CATALOG_MLFLOW_URI"], lineage_file=env["CATALOG_LINEAGE_FILE"],
+                              user="atlas-admin")
+    (tmp_path / "atlas").mkdir()
+    with Catalog(atlas_settings) as atlas:
+        atlas.ingest(lineage_path=atlas_settings.lineage_file, mlflow_uri=atlas_settings.mlflow_uri)
+        with atlas.write_session() as session, session.begin():
+            users.add_user(session, "reader", "reader-password-1", "viewer")
+    with catalog_app(atlas_settings, open_reads=False) as app, served(app, "stand-in-atlas") as url:
+        host = url.removeprefix("http://")
+        atlas_env = {**env, "CATALOG_ATLAS_URL": f"http://reader:reader-password-1@{host}"}
+        code, out, err = run(atlas_env, "check", "wine-stream", "--format", "json", "--no-record")
+        found = next(r for r in json.loads(out)["results"] if r["rule"] == "training-lineage-known")
+        assert code == 0 and found["verdict"] == "pass", out
+        assert f"(and in Atlas at http://***@{host})" in found["message"]
+        entities = found["evidence"]["atlas"]["entities"]
+        assert entities["default.wineds_ext@cm"]["status"] == "ACTIVE" and len(entities) == 3
+        assert "reader-password-1" not in out + err
+
+        app.extensions["catalog"].delete("hive_table:default.wineds_ext@cm")
+        code, out, _ = run(atlas_env, "check", "wine-stream", "--format", "json", "--no-record")
+        found = next(r for r in json.loads(out)["results"] if r["rule"] == "training-lineage-known")
+        assert code == 1 and found["message"] == (
+            f"training data deleted in Atlas at http://***@{host}: default.wineds_ext@cm")
+
+        wrong = {**env, "CATALOG_ATLAS_URL": f"http://reader:wrong-password@{host}"}
+        code, out, _ = run(wrong, "check", "wine-stream", "--no-record")
+        assert code == 2 and f"Atlas at http://***@{host} answered 401" in out
+    code, out, _ = run(atlas_env, "check", "wine-stream", "--no-record")  # the stand-in is stopped
+    assert code == 2 and f"could not check: Atlas at http://***@{host} could not be read" in out

@@ -83,6 +83,7 @@ class CheckContext:
     input_qn: str = ""
     scoring_runs: tuple[StoredEntity, ...] = ()
     known_classifications: frozenset[str] = frozenset()
+    atlas_url: str = ""  # CATALOG_ATLAS_URL: training data must be in that Atlas too
     cache: dict[str, Any] = field(default_factory=dict)  # the data sample, read once for both data rules
 
     @property
@@ -121,6 +122,7 @@ def build_context(
     target: str | None,
     doc: LineageDocument | None,
     instance: str,
+    atlas_url: str = "",
 ) -> CheckContext:
     """Read what a check of ``subject`` (a deployment name or a ``models:/`` ref) looks at."""
     from catalog.lineage_file.policy import PolicySection
@@ -169,7 +171,7 @@ def build_context(
         model_spec=model_spec, runs=runs, training=training, classifications=classifications, sources=sources,
         deployment=deployment, deployment_name=deployment_name, deployment_spec=deployment_spec,
         input_spec=input_spec, input_qn=input_qn, scoring_runs=scoring,
-        known_classifications=frozenset(registry.classification_names()),
+        known_classifications=frozenset(registry.classification_names()), atlas_url=atlas_url,
     )
 
 

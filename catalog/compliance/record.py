@@ -69,7 +69,7 @@ def check(
     registry = catalog.registry
     with catalog.session() as session:
         ctx = build_context(session, registry, subject=subject, target=target, doc=doc,
-                            instance=catalog.settings.mlflow_instance)
+                            instance=catalog.settings.mlflow_instance, atlas_url=catalog.settings.atlas_url)
     if not record:
         return run_rules(ctx, now=now, user=user, data=data)
     with catalog.write_session() as session, session.begin():

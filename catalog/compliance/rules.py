@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from catalog.compliance.context import CheckContext
+from catalog.config import redact_uri
 from catalog.lineage_file.policy import RuleSettings
 from catalog.model import ACTIVE
 
@@ -118,10 +119,27 @@ def training_lineage_known(ctx: CheckContext, _: RuleSettings) -> Outcome:
         problems.append(f"not in the catalog: {', '.join(missing)}")
     if deleted:
         problems.append(f"deleted: {', '.join(deleted)}")
+    if ctx.atlas_url:
+        problems += _not_in_atlas(ctx, evidence)
     if problems:
         return Outcome("violation", "training data " + "; ".join(problems), evidence)
-    return Outcome("pass", f"{len(ctx.training)} training data set(s) known: "
+    where = f" (and in Atlas at {redact_uri(ctx.atlas_url)})" if ctx.atlas_url else ""
+    return Outcome("pass", f"{len(ctx.training)} training data set(s) known{where}: "
                    + ", ".join(t.qualified_name for t in ctx.training), evidence)
+
+
+def _not_in_atlas(ctx: CheckContext, evidence: dict[str, Any]) -> list[str]:
+    """Training data the configured Atlas lacks or has deleted; ``evidence["atlas"]`` says what it holds."""
+    from catalog.compliance.atlas_lookup import atlas_state
+
+    states = {t.qualified_name: atlas_state(ctx.atlas_url, t.type_name, t.qualified_name) for t in ctx.training}
+    evidence["atlas"] = {"url": redact_uri(ctx.atlas_url), "entities": {
+        qn: {"guid": s.guid, "status": s.status} if s.found else None for qn, s in states.items()}}
+    absent = [qn for qn, s in states.items() if not s.found]
+    gone = [qn for qn, s in states.items() if s.found and s.status != ACTIVE]
+    where = redact_uri(ctx.atlas_url)
+    return ([f"not in Atlas at {where}: {', '.join(absent)}"] if absent else []) + (
+        [f"deleted in Atlas at {where}: {', '.join(gone)}"] if gone else [])
 
 
 def training_data_agrees(ctx: CheckContext, _: RuleSettings) -> Outcome:
