@@ -277,8 +277,8 @@ def test_an_expired_waiver_stops_counting_and_the_report_says_so():
     ctx = context(lineage=LINEAGE + "policy:\n" + waiver("metrics-threshold", expires="2026-11-01"), **failing)
     seen_earlier = {}
 
-    def first_seen(digest: str, now: int) -> int:
-        return seen_earlier.setdefault(digest, NOW - 90 * 86_400_000)  # first used in September
+    def first_seen(waiver: Any, now: int) -> int:
+        return seen_earlier.setdefault(waiver.rule, NOW - 90 * 86_400_000)  # first used in September
 
     report = check(ctx, first_seen=first_seen)
     found = result(report, "metrics-threshold")
@@ -291,7 +291,7 @@ def test_a_waiver_already_expired_when_first_seen_is_a_policy_error():
     ctx = context(lineage=LINEAGE + "policy:\n" + waiver("metrics-threshold", expires="2026-11-01"))
     with pytest.raises(CheckError, match=r"waiver of metrics-threshold for models:/wine/3 \(approver "
                        r"risk@example.com\) expired on 2026-11-01, before it was first used on 2026-11-"):
-        check(ctx, first_seen=lambda digest, now: now)
+        check(ctx, first_seen=lambda waiver, now: now)
 
 
 def test_errors_cannot_be_waived():

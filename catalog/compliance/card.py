@@ -95,9 +95,7 @@ def _dataset_input(ctx: CheckContext, dataset: str | None) -> tuple[Any, Path]:
     for key in keys:
         spec = doc.datasets.get(key) if doc is not None and key is not None else None
         if spec is not None and spec.type == "fs_path" and spec.path is not None:
-            return DatasetInput(spec.path, (spec.format or "csv").lower(), spec.header, spec.separator,
-                                tuple(spec.columns) if spec.columns else None,
-                                dict(spec.schema_) if spec.schema_ else None), ctx.base_dir
+            return DatasetInput.of(spec), ctx.base_dir
     if dataset is not None and Path(dataset).exists():
         fmt = "parquet" if Path(dataset).suffix.lower() in (".parquet", ".pq") else "csv"
         return DatasetInput(dataset, fmt), Path(".")

@@ -26,8 +26,8 @@ if TYPE_CHECKING:
 
 __all__ = ["run_rules", "policy_digest", "waiver_digest"]
 
-#: A callback: the epoch milliseconds a waiver (by digest) was first seen, recording ``now`` if never.
-FirstSeen = Callable[[str, int], int]
+#: A callback: the epoch milliseconds a waiver was first seen, recording ``now`` if never.
+FirstSeen = Callable[["WaiverSpec", int], int]
 
 
 def waiver_digest(waiver: WaiverSpec) -> str:
@@ -56,7 +56,7 @@ def _matches(waiver: WaiverSpec, ctx: CheckContext) -> bool:
 
 def _expiry_check(waivers: Iterable[WaiverSpec], now: int, first_seen: FirstSeen | None) -> None:
     for waiver in waivers:
-        seen_at = first_seen(waiver_digest(waiver), now) if first_seen is not None else now
+        seen_at = first_seen(waiver, now) if first_seen is not None else now
         seen = dt.datetime.fromtimestamp(seen_at / 1000, dt.timezone.utc).date()
         if waiver.expires < seen:
             raise CheckError(

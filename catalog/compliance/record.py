@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from catalog import store
 from catalog.atlas import stored_to_entity
-from catalog.compliance.check import run_rules
+from catalog.compliance.check import run_rules, waiver_digest
 from catalog.compliance.context import build_context
 from catalog.compliance.model import CheckError, Report
 from catalog.errors import LineageFileError
@@ -73,9 +73,8 @@ def check(
     if not record:
         return run_rules(ctx, now=now, user=user, data=data)
     with catalog.write_session() as session, session.begin():
-        def seen(digest: str, at: int) -> int:
-            waiver = next(w for w in (doc.policy.waivers if doc else []) if _digest_of(w) == digest)
-            return evidence.first_seen(session, digest, waiver.rule, waiver.scope, at)
+        def seen(waiver: Any, at: int) -> int:
+            return evidence.first_seen(session, waiver_digest(waiver), waiver.rule, waiver.scope, at)
 
         report = run_rules(ctx, now=now, user=user, data=data, first_seen=seen)
         record_ = evidence.append(
@@ -84,12 +83,6 @@ def check(
         )
         _mark(session, registry, report, record_.digest, user)
     return Report.from_json(report.to_json(), evidence_digest=record_.digest)
-
-
-def _digest_of(waiver: Any) -> str:
-    from catalog.compliance.check import waiver_digest
-
-    return waiver_digest(waiver)
 
 
 def _mark(session: Any, registry: Any, report: Report, digest: str, user: str) -> None:

@@ -11,6 +11,7 @@ semantics change: evidence records carry it.
 from __future__ import annotations
 
 import hashlib
+import json
 import operator
 import re
 from collections.abc import Callable, Mapping
@@ -175,8 +176,6 @@ def signature_present(ctx: CheckContext, _: RuleSettings) -> Outcome:
     if not signature:
         return Outcome("violation", f"{ctx.version.qualified_name} has no model signature (log the model with "
                        "signature=infer_signature(...))", evidence)
-    import json
-
     try:
         inputs = json.loads(json.loads(signature).get("inputs") or "null")
     except (ValueError, AttributeError):
@@ -217,12 +216,7 @@ def _sample(ctx: CheckContext, rows: int) -> Any:
 
             raise CheckError(f"input {ctx.input_qn} is a {spec.type}: its data cannot be sampled here; "
                              "declare it as an fs_path with its files")
-        dataset = DatasetInput(
-            path=spec.path, format=(spec.format or "csv").lower(), header=spec.header, separator=spec.separator,
-            columns=tuple(spec.columns) if spec.columns else None,
-            schema=dict(spec.schema_) if spec.schema_ else None,
-        )
-        ctx.cache[key] = read_sample(dataset, rows=rows, base_dir=ctx.base_dir)
+        ctx.cache[key] = read_sample(DatasetInput.of(spec), rows=rows, base_dir=ctx.base_dir)
     return ctx.cache[key]
 
 
@@ -371,8 +365,6 @@ def version_ready(ctx: CheckContext, _: RuleSettings) -> Outcome:
 
 def _drift_scores(run: Any) -> dict[str, float]:
     """Feature -> drift score of a scoring run (``{"features": {"pH": {"psi": 0.1}}}`` or ``{"pH": 0.1}``)."""
-    import json
-
     raw = run.attributes.get("drift")
     try:
         data = json.loads(raw) if isinstance(raw, str) else (raw or {})

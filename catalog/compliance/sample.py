@@ -64,6 +64,13 @@ class DatasetInput:
     schema: Mapping[str, str] | None = None
 
 
+    @classmethod
+    def of(cls, spec: Any) -> DatasetInput:
+        """The input an fs_path dataset of lineage.yml (a ``DatasetSpec``) declares."""
+        return cls(spec.path, (spec.format or "csv").lower(), spec.header, spec.separator,
+                   tuple(spec.columns) if spec.columns else None, dict(spec.schema_) if spec.schema_ else None)
+
+
 @dataclass(frozen=True, slots=True)
 class Sample:
     """Rows read from a dataset, their Spark types, and a digest for the evidence chain."""
