@@ -94,6 +94,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("catalog.ingest",),
     ("catalog.embedded",),  # Atlas's v2 semantics: entities, typedefs, search, hook messages, OpenLineage
     ("catalog.compliance",),
+    ("catalog.scoring",),  # governed Spark scoring: schema gate, row checks, sinks, drift, the run's record
     ("catalog.intake",),  # the MLflow hook: verification, queue, worker (calls the gate and the ingest), reconciler
     ("catalog.service",),
     ("catalog.cli",),
@@ -102,15 +103,15 @@ LAYERS: tuple[tuple[str, ...], ...] = (
 PEER_IMPORTS = {"catalog.config": {"catalog.errors"}, "catalog.migrations": {"catalog.store"}}
 #: Heavy or optional libraries, and the only packages of catalog/ that may import them.
 HEAVY = {
-    "mlflow": ("catalog.mlflow_source", "catalog.compliance", "catalog.intake"),
-    "pyspark": (),
-    "great_expectations": ("catalog.compliance",),
-    "deltalake": (),
+    "mlflow": ("catalog.mlflow_source", "catalog.compliance", "catalog.scoring", "catalog.intake"),
+    "pyspark": ("catalog.scoring",),
+    "great_expectations": ("catalog.compliance", "catalog.scoring"),
+    "deltalake": ("catalog.scoring",),
     "requests": ("catalog.mlflow_source",),  # MLflow's own HTTP client, for its timeouts
     "httpx": (),
     "urllib3": (),
     "sklearn": (),
-    "pandas": ("catalog.compliance",),
+    "pandas": ("catalog.compliance", "catalog.scoring"),
     "flask": (),
     "werkzeug": ("catalog.users",),  # werkzeug.security's password hashes (Flask's own dependency)
 }
