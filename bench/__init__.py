@@ -52,8 +52,15 @@ def _hook(ctx: Any) -> list[str]:
     return hook.run(ctx)
 
 
+def _scoring(ctx: Any) -> list[str]:
+    from bench import scoring
+
+    return scoring.run(ctx)
+
+
 BENCHES: dict[str, Callable[[Any], list[str]]] = {"ingest": _ingest, "lineage": _lineage, "mlflow": _mlflow, "atlas_api": _atlas_api,
-                                                  "atlas_search": _atlas_search, "compliance": _compliance, "hook": _hook}
+                                                  "atlas_search": _atlas_search, "compliance": _compliance, "hook": _hook,
+                                                  "scoring": _scoring}
 
 
 __all__ = ["BENCHES"]

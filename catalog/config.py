@@ -68,6 +68,9 @@ class Settings:
     hook_poll_seconds: int = 1
     #: how often ``catalog serve`` compares MLflow's registry with the catalog (0: never)
     reconcile_interval_seconds: int = 300
+    #: Spark's warehouse folder (``spark.sql.warehouse.dir``) for the scoring job: where a
+    #: hive_table of lineage.yml that Spark's catalog does not know is read from; "" keeps Spark's
+    spark_warehouse: str = ""
 
     def __post_init__(self) -> None:
         for name, allowed in CHOICES.items():

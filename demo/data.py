@@ -12,7 +12,9 @@ Files written under a root directory (``write_demo_data``):
 - ``warehouse/default.db/wineds_ext_nolabel/part-0.csv``: ``default.wineds_ext_nolabel``, the
   same wines without ``quality``;
 - ``incoming/wine-0001.csv``, ``incoming/wine-0002.csv``: new, unlabelled wines for the
-  streaming deployment.
+  streaming deployment;
+- ``incoming/wine-0003.csv``: more of them, with a few bad rows (a NaN, a missing value,
+  an impossible pH, an infinite density) that governed scoring quarantines.
 """
 
 from __future__ import annotations
@@ -56,6 +58,8 @@ TABLE = "default.wineds_ext"
 NOLABEL_TABLE = "default.wineds_ext_nolabel"
 INCOMING_FILES = 2
 INCOMING_ROWS = 40
+#: Rows of ``wine-0003.csv`` that break a row check: (column, value as written in the CSV).
+BAD_ROWS = (("pH", "NaN"), ("alcohol", ""), ("pH", "9.9"), ("density", "Infinity"))
 
 
 def _lognormal(median: float, sigma: float, z: np.ndarray) -> np.ndarray:
@@ -125,7 +129,7 @@ def demo_paths(root: Path) -> DemoData:
     return DemoData(
         table=table_dir(root, TABLE) / "part-0.csv",
         nolabel_table=table_dir(root, NOLABEL_TABLE) / "part-0.csv",
-        incoming=tuple(root / "incoming" / f"wine-{i:04d}.csv" for i in range(1, INCOMING_FILES + 1)),
+        incoming=tuple(root / "incoming" / f"wine-{i:04d}.csv" for i in range(1, INCOMING_FILES + 2)),
         rows=ROWS,
     )
 
@@ -140,9 +144,20 @@ def write_demo_data(root: Path, *, seed: int = SEED) -> DemoData:
     wine[FEATURES].to_csv(paths.nolabel_table, index=False)
     # New wines, from another stream of the same RNG family, arriving unlabelled.
     fresh = generate_wine(INCOMING_ROWS * INCOMING_FILES, seed + 1)[FEATURES]
-    for i, path in enumerate(paths.incoming):
+    for i, path in enumerate(paths.incoming[:INCOMING_FILES]):
         fresh.iloc[i * INCOMING_ROWS:(i + 1) * INCOMING_ROWS].to_csv(path, index=False)
+    _write_with_bad_rows(paths.incoming[INCOMING_FILES], generate_wine(INCOMING_ROWS // 2, seed + 2)[FEATURES])
     return paths
+
+
+def _write_with_bad_rows(path: Path, wines: pd.DataFrame) -> None:
+    """``wines`` as CSV, then one row per ``BAD_ROWS`` entry: a copy of a good row with that value."""
+    lines = wines.to_csv(index=False).splitlines()
+    for i, (column, value) in enumerate(BAD_ROWS):
+        fields = lines[1 + i].split(",")
+        fields[FEATURES.index(column)] = value
+        lines.append(",".join(fields))
+    path.write_text("\n".join(lines) + "\n")
 
 
 def read_table(path: Path) -> pd.DataFrame:

@@ -4,7 +4,10 @@
 2. train and register ``wine-quality`` in MLflow, unless it already has a version;
 3. ingest lineage.yml and MLflow into the catalog (a re-run writes nothing);
 4. print ``catalog lineage models:/wine-quality@champion --direction both``;
-5. run ``catalog check wine-quality-stream`` and print its report (exit 1 if it fails).
+5. run ``catalog check wine-quality-stream`` and print its report (exit 1 if it fails);
+6. run ``catalog score wine-quality-stream --available-now``: the governed Spark job scores
+   the incoming CSV files once (a re-run finds nothing new), quarantines the bad rows and
+   prints the counts, the drift verdicts and where the quarantined rows went.
 
 Settings come from the environment like every ``catalog`` command
 (``CATALOG_DATABASE_URL``, ``CATALOG_MLFLOW_URI``, ``CATALOG_LINEAGE_FILE``); the
@@ -22,7 +25,7 @@ from pathlib import Path
 from catalog.config import Settings
 from catalog.errors import CatalogError
 
-__all__ = ["DEPLOYMENT", "ENVIRONMENT", "MODEL_REF", "main", "run"]
+__all__ = ["DEPLOYMENT", "ENVIRONMENT", "MODEL_REF", "main", "run", "score"]
 
 #: Set (unless already set) before MLflow is imported: no progress bars, no git
 #: probing noise, no usage telemetry (the demo never talks to the network), and
@@ -33,6 +36,9 @@ ENVIRONMENT = {
     "DO_NOT_TRACK": "true",
     "MLFLOW_LOGGING_LEVEL": "WARNING",
     "GIT_PYTHON_REFRESH": "quiet",
+    # the demo's Hive tables are CSV files in a warehouse folder of its own (catalog score reads
+    # the training table there as the drift baseline)
+    "CATALOG_SPARK_WAREHOUSE": "data/warehouse",
 }
 MODEL_REF = "models:/wine-quality@champion"
 DEPLOYMENT = "wine-quality-stream"
@@ -110,8 +116,17 @@ def check(deployment: str = DEPLOYMENT, say: Say = _say) -> int:
     return int(code or 0)
 
 
+def score(deployment: str = DEPLOYMENT, say: Say = _say) -> int:
+    """Step 6: exactly what ``catalog score DEPLOYMENT --available-now`` prints."""
+    from catalog.cli import cli
+
+    say(f"$ catalog score {deployment} --available-now")
+    code = cli.main(["score", deployment, "--available-now"], prog_name="catalog", standalone_mode=False)
+    return int(code or 0)
+
+
 def run(say: Say = _say) -> int:
-    """All five steps with the environment's settings; returns the exit code."""
+    """All six steps with the environment's settings; returns the exit code."""
     settings = Settings.from_env()
     if not Path(settings.lineage_file).is_file():
         say(f"error: {settings.lineage_file} not found (run the demo from the repository root)")
@@ -119,7 +134,7 @@ def run(say: Say = _say) -> int:
     paths = generate(DATA_ROOT, say)
     train(settings, paths.table, say)
     report = ingest(settings, say)
-    code = show_lineage(MODEL_REF, say) or check(DEPLOYMENT, say)
+    code = show_lineage(MODEL_REF, say) or check(DEPLOYMENT, say) or score(DEPLOYMENT, say)
     if code:
         return code
     if report.findings:

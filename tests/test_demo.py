@@ -85,7 +85,7 @@ def test_demo_files_are_a_hive_warehouse_and_incoming_csvs(tmp_path):
     table = data.read_table(paths.table)
     assert table.equals(data.generate_wine())
     assert list(data.read_table(paths.nolabel_table).columns) == UCI_COLUMNS[:-1]
-    assert [p.name for p in paths.incoming] == ["wine-0001.csv", "wine-0002.csv"]
+    assert [p.name for p in paths.incoming] == ["wine-0001.csv", "wine-0002.csv", "wine-0003.csv"]
     for path in paths.incoming:
         assert path.parent == tmp_path / "data/incoming"
         assert list(data.read_table(path).columns) == UCI_COLUMNS[:-1]
@@ -112,10 +112,11 @@ class DemoDir:
         )
 
     def audit_rows(self, source: str | None = None) -> int:
-        """Audit events in the demo's catalog (of one source, or of every source but ``catalog-check``)."""
+        """Audit events in the demo's catalog (of one source, or of every source but the check's and scoring's)."""
         with contextlib.closing(sqlite3.connect(self.root / "catalog.db")) as con:
             if source is None:
-                return con.execute("SELECT count(*) FROM audit_event WHERE source != 'catalog-check'").fetchone()[0]
+                return con.execute("SELECT count(*) FROM audit_event WHERE source NOT IN "
+                                   "('catalog-check', 'catalog-score')").fetchone()[0]
             return con.execute("SELECT count(*) FROM audit_event WHERE source = ?", (source,)).fetchone()[0]
 
 
@@ -133,7 +134,8 @@ def _run_demo(root: Path, env: dict[str, str]) -> tuple[int, str, list[object]]:
     real_connect = socket.socket.connect
 
     def connect(sock: socket.socket, address: object) -> None:
-        if sock.family != socket.AF_UNIX:
+        host = address[0] if isinstance(address, tuple) else None
+        if sock.family != socket.AF_UNIX and host not in ("127.0.0.1", "::1", "localhost"):
             attempts.append(address)
         return real_connect(sock, address)
 
@@ -157,7 +159,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoDir]:
     shutil.copytree(REPO / "expectations", root / "expectations")
     env = _demo_env(root)
     code, output, attempts = _run_demo(root, env)
-    assert attempts == [], "the demo tried the network"
+    assert attempts == [], "the demo tried the network (beyond loopback, where Spark's JVM listens)"
     yield DemoDir(root, env, code, output)
 
 
@@ -169,8 +171,10 @@ def test_demo_prints_each_step_and_exits_0(demo):
     assert "registered wine-quality version 1, alias champion" in demo.output
     assert "$ catalog lineage models:/wine-quality@champion --direction both" in demo.output
     assert "$ catalog check wine-quality-stream" in demo.output
-    assert "PASS    signature-matches-input" in demo.output and "PASS    expectations-pass" in demo.output
-    assert "12 passed, 0 warnings, 0 failed, 0 waived, 0 errors" in demo.output
+    assert "PASS    signature-matches-input" in demo.output
+    # the bad rows of wine-0003.csv: the check warns (lineage.yml), the scoring job quarantines them
+    assert "WARN    expectations-pass        4 of 44 expectations failed on 104 rows" in demo.output
+    assert "11 passed, 1 warning, 0 failed, 0 waived, 0 errors" in demo.output
 
 
 def test_demo_ingest_records_no_findings(demo):
@@ -183,7 +187,8 @@ def test_demo_ingest_records_no_findings(demo):
 def test_demo_writes_data_and_artifacts_inside_its_directory(demo):
     assert (demo.root / "data/warehouse/default.db/wineds_ext/part-0.csv").is_file()
     assert (demo.root / "data/warehouse/default.db/wineds_ext_nolabel/part-0.csv").is_file()
-    assert sorted(p.name for p in (demo.root / "data/incoming").iterdir()) == ["wine-0001.csv", "wine-0002.csv"]
+    assert sorted(p.name for p in (demo.root / "data/incoming").iterdir()) == [
+        "wine-0001.csv", "wine-0002.csv", "wine-0003.csv"]
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=demo.mlflow_uri, registry_uri=demo.mlflow_uri)
@@ -235,7 +240,11 @@ def test_catalog_lineage_text_walks_from_table_through_run_and_version_to_deploy
         and p.endswith("wine-quality-stream (prod) [ml_deployment]")
         for p in paths
     ), result.stdout
-    assert result.stdout in demo.output  # the demo printed exactly this
+    printed = demo.output.split("$ catalog lineage", 1)[1].split("$ catalog check", 1)[0].splitlines()[2:]
+    now = [line.strip() for line in result.stdout.splitlines()[1:]]
+    # what the demo printed, before its scoring run extended the stream deployment's paths
+    assert printed and all(any(n.startswith(p.strip()) for n in now) for p in printed if p.strip()), printed
+    assert any(n.endswith("[ml_scoring_process] → data/predictions/@cm") for n in now), now
 
 
 @dataclass(frozen=True)
@@ -268,7 +277,30 @@ def test_second_demo_run_reuses_the_model_and_creates_no_version_2(demo, second_
 def test_second_demo_run_writes_nothing_to_the_catalog_but_the_checks_evidence(demo, second_run):
     assert second_run.audit_after == second_run.audit_before, second_run.output
     assert "(nothing written)" in second_run.output
-    # each run's check is recorded: its verdict and evidence head on the deployment and the version
-    assert demo.audit_rows("catalog-check") == 4
+    # each check is recorded (the demo's, and the one catalog score runs before scoring): its
+    # verdict and evidence head on the deployment and the version
+    assert demo.audit_rows("catalog-check") == 8
     with contextlib.closing(sqlite3.connect(demo.root / "catalog.db")) as con:
-        assert con.execute("SELECT count(*), min(seq), max(seq) FROM evidence").fetchone() == (2, 1, 2)
+        assert con.execute("SELECT count(*), min(seq), max(seq) FROM evidence").fetchone() == (4, 1, 4)
+
+
+def test_demo_scores_the_stream_once_and_quarantines_the_bad_rows(demo):
+    from deltalake import DeltaTable
+
+    assert "$ catalog score wine-quality-stream --available-now" in demo.output
+    assert "rows: 104 in = 100 scored + 4 quarantined (0 warned)" in demo.output
+    assert f"quarantine:  {demo.root / 'data/predictions_quarantine'} (delta)" in demo.output
+    assert "  drift: " in demo.output and "    prediction: " in demo.output
+    bad = DeltaTable(str(demo.root / "data/predictions_quarantine")).to_pyarrow_table().to_pylist()
+    assert sorted(r["source_file"].rsplit("/", 1)[1] for r in bad) == ["wine-0003.csv"] * 4
+    assert all(r["failed_rules"] for r in bad)
+    predictions = DeltaTable(str(demo.root / "data/predictions")).to_pyarrow_table()
+    assert predictions.num_rows == 100 and set(predictions.column("model_version").to_pylist()) == {
+        "wine-quality/1@mlflow"}
+
+
+def test_second_demo_run_scores_nothing_twice(demo, second_run):
+    assert "rows: 0 in = 0 scored + 0 quarantined (0 warned)" in second_run.output
+    from deltalake import DeltaTable
+
+    assert DeltaTable(str(demo.root / "data/predictions")).to_pyarrow_table().num_rows == 100

@@ -171,7 +171,9 @@ CATALOG_ATTRIBUTES = {
                       "complianceCheckedAt": "date", "complianceVersion": "string", "complianceEvidence": "string"},
     "ml_scoring_process": {"deployment": "string", "rowsIn": "long", "rowsScored": "long", "rowsQuarantined": "long",
                            "startTime": "date", "endTime": "date", "checkResults": "string", "drift": "string",
-                           "userName": "string"},
+                           "userName": "string", "modelVersion": "string", "runId": "string", "queryId": "string",
+                           "sparkAppId": "string", "ruleFingerprint": "string", "status": "string",
+                           "rowsWarned": "long", "batchCount": "int"},
 }
 
 

@@ -82,7 +82,7 @@ class Suite:
 
 @dataclass(frozen=True, slots=True)
 class ExpectationOutcome:
-    """One expectation's result; ``action`` is the suite's ``meta.action`` (``warn``, ``block`` ...)."""
+    """One expectation's result; ``action`` is the suite's ``meta.action`` (``warn``, ``quarantine`` or ``fail``: what the scoring job does with rows that fail it)."""
 
     type: str
     column: str | None

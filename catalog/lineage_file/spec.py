@@ -45,6 +45,7 @@ __all__ = [
     "CmlModelEntry",
     "DatasetSpec",
     "DeploymentSpec",
+    "DriftSpec",
     "FullLineageFile",
     "LineageDocument",
     "ModelSpec",
@@ -273,6 +274,25 @@ class OutputSpec(_Spec):
         return self.path or self.table or ""
 
 
+class DriftSpec(_Spec):
+    """How a scoring run measures drift against the training data (docs/scoring.md)."""
+
+    baseline: str | None = Field(
+        None, description="Key of the dataset drift is measured against (default: the model's first declared "
+        "training dataset).",
+    )
+    bins: int = Field(10, ge=2, le=100, description="Quantile bins of each numeric feature.")
+    psi: float = Field(0.2, gt=0, description="Population stability index above this is drift.")
+    ks: float = Field(0.2, gt=0, le=1, description="Kolmogorov-Smirnov distance (binned) above this is drift.")
+    wasserstein: float = Field(0.5, gt=0, description="Wasserstein-1 distance in baseline standard deviations "
+                               "above this is drift.")
+    js: float = Field(0.1, gt=0, le=1, description="Jensen-Shannon distance of a categorical feature above this "
+                      "is drift.")
+    chi2_p: float = Field(0.01, gt=0, lt=1, description="Chi-square p-value of the predicted labels below this is "
+                          "drift.")
+    max_rows: int = Field(100_000, ge=1, le=10_000_000, description="Rows of the baseline read to profile it.")
+
+
 class DeploymentSpec(_Spec):
     """A place a model version runs: batch job, streaming job or online endpoint."""
 
@@ -291,6 +311,11 @@ class DeploymentSpec(_Spec):
     input: str | None = Field(None, description="Key of the dataset the deployment scores.")
     output: OutputSpec | None = Field(None, description="Where predictions go.")
     checkpoint: NonEmpty | None = Field(None, description="Streaming checkpoint location.")
+    quarantine: OutputSpec | None = Field(
+        None, description="Where rows that fail a row check go (default: beside the output, "
+        "'<output path>_quarantine', as Delta).",
+    )
+    drift: DriftSpec = Field(default_factory=DriftSpec, description="Drift measured by every scoring run.")
     expectations: NonEmpty | None = Field(None, description="Great Expectations suite (JSON) checked before scoring.")
     status: Annotated[NonEmpty, AfterValidator(deployment_status)] = Field(
         "deployed", description="Deployment status: unknown, deploying, deployed, stopping or stopped.",

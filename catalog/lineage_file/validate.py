@@ -243,6 +243,9 @@ def _cross_issues(data: dict[Any, Any], at: _Locator) -> list[Issue]:
             issues.append(at.issue(("deployments", name), f"expected {expected}, got {name!r}"))
         if isinstance(spec, dict) and "input" in spec:
             check_ref(("deployments", name, "input"), spec["input"], "input dataset")
+        drift = spec.get("drift") if isinstance(spec, dict) else None
+        if isinstance(drift, dict) and drift.get("baseline") is not None:
+            check_ref(("deployments", name, "drift", "baseline"), drift["baseline"], "drift baseline dataset")
     policy = data.get("policy")
     if isinstance(policy, dict) and isinstance(deployments, dict):
         issues += _scope_issues(policy, [k for k in deployments if isinstance(k, str)], at, ("policy",))

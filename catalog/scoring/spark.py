@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_MASTER", "session", "stop"]
 
 DEFAULT_MASTER = "local[*]"
+LOG4J = Path(__file__).with_name("log4j2.properties")
 
 #: Set unless Spark's configuration already says otherwise.
 _DEFAULTS: Mapping[str, str] = {
@@ -51,6 +53,9 @@ def session(app_name: str = "catalog-score", config: Mapping[str, Any] | None = 
     settings = dict(_DEFAULTS)
     if master is None or master.startswith("local"):
         settings.update(_LOCAL)
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    if not given.contains("spark.driver.extraJavaOptions"):
+        settings["spark.driver.extraJavaOptions"] = f"-Dlog4j2.configurationFile=file:{LOG4J}"
     if master is None:
         builder = builder.master(DEFAULT_MASTER)
     for key, value in {**settings, **dict(config or {})}.items():

@@ -1,0 +1,300 @@
+"""One batch (or micro-batch), governed, in one Spark pass.
+
+The plan is a single projection over the input: each row rule's flag (a plain column
+expression, see ``rules``), whether the row is kept, the model's prediction through
+``spark_udf`` and the source file; ``observe()`` counts rows in, rows kept and rows per
+rule on the way. One action (``toArrow``) runs it. A quarantined row is scored on safe
+placeholder values (its prediction is then dropped), because Spark evaluates a Python UDF
+for every row of a projection: the model never sees a null, a NaN or a malformed line.
+
+Then, in the driver, on the Arrow table already in memory (no second scan): every stop
+condition is decided (the schema gate came first; then ``fail`` rules, thresholds and the
+aggregate expectations), and only when the batch may be written are the two tables built
+and appended: predictions (input columns, ``prediction``, ``prediction_id``,
+``model_version``, the ids of ``warn`` rules the row failed) and quarantine (input columns,
+the raw line, the ids of the rules it failed). ``rows_in = rows_scored + rows_quarantined``
+is checked against the observed counts before anything is written.
+
+Public API: ``BatchContext``, ``BatchResult``, ``BatchFailed``, ``score_batch``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from catalog.scoring.deployment import ScoringError
+from catalog.scoring.source import CORRUPT_COLUMN
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from pyspark.sql import DataFrame
+
+    from catalog.scoring.drift import DriftAccumulator
+    from catalog.scoring.gate import SchemaGate
+    from catalog.scoring.rules import CompiledRules
+    from catalog.scoring.sinks import Sink
+
+__all__ = ["BatchContext", "BatchFailed", "BatchResult", "collect_arrow", "score_batch"]
+
+PREDICTION = "prediction"
+_OK = "_row_ok"
+_FILE = "_source_file"
+
+
+class BatchFailed(ScoringError):
+    """A ``fail`` rule, a threshold or an aggregate expectation stopped the batch before it was written."""
+
+    def __init__(self, message: str, result: BatchResult | None = None) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+@dataclass
+class BatchContext:
+    """What every batch of one run shares."""
+
+    run_id: str
+    app_id: str  # the query's id (streaming) or the run's (batch): keys the idempotent writes
+    model_version: str  # the pinned version's qualifiedName
+    udf: Any
+    inputs: tuple[str, ...]  # the signature's input columns, in order
+    gate: SchemaGate
+    rules: CompiledRules
+    predictions: Sink
+    quarantine: Sink
+    drift: DriftAccumulator | None = None
+    aggregate_suite: Any = None
+
+
+@dataclass
+class BatchResult:
+    batch_id: int
+    rows_in: int = 0
+    rows_scored: int = 0
+    rows_quarantined: int = 0
+    rows_warned: int = 0
+    by_rule: dict[str, int] = field(default_factory=dict)
+    aggregate: list[dict[str, Any]] = field(default_factory=list)
+    written: dict[str, bool] = field(default_factory=dict)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    status: str = "written"  # written | replayed | failed | empty
+
+    def to_json(self) -> dict[str, Any]:
+        return {"batch_id": self.batch_id, "rows_in": self.rows_in, "rows_scored": self.rows_scored,
+                "rows_quarantined": self.rows_quarantined, "rows_warned": self.rows_warned,
+                "by_rule": dict(self.by_rule), "aggregate": list(self.aggregate), "written": dict(self.written),
+                "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()}, "status": self.status}
+
+
+def _safe_value(data_type: Any) -> Any:
+    """A value of the column's type the model can take, for rows whose prediction is dropped."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import BooleanType, DateType, NumericType, StringType, TimestampType
+
+    if isinstance(data_type, NumericType):
+        return F.lit(0).cast(data_type)
+    if isinstance(data_type, StringType):
+        return F.lit("")
+    if isinstance(data_type, BooleanType):
+        return F.lit(False)
+    if isinstance(data_type, (DateType, TimestampType)):
+        return F.lit(0).cast("timestamp").cast(data_type)
+    return F.lit(None).cast(data_type)
+
+
+def _plan(df: DataFrame, ctx: BatchContext, batch_id: int) -> tuple[DataFrame, Any]:
+    from pyspark.sql import Observation
+    from pyspark.sql import functions as F
+
+    rules = ctx.rules.row
+    flags = ctx.rules.flag_columns()
+    diverting = [F.col(f"_rule_{i}") for i, r in enumerate(rules) if r.action == "quarantine"]
+    keep = ~F.greatest(*diverting, F.lit(False)) if diverting else F.lit(True)
+    types = {f.name: f.dataType for f in df.schema.fields}
+    flagged = df.select("*", F.input_file_name().alias(_FILE), *flags).withColumn(_OK, keep)
+    safe = [F.when(F.col(_OK), F.col(f"`{c}`")).otherwise(_safe_value(types[c])).alias(c) for c in ctx.inputs]
+    scored = flagged.withColumn(PREDICTION, F.when(F.col(_OK), ctx.udf(F.struct(*safe))))
+    observation = Observation(f"batch-{ctx.app_id}-{batch_id}-{time.monotonic_ns()}")
+    counts = [F.count(F.lit(1)).alias("rows_in"), F.sum(F.col(_OK).cast("long")).alias("rows_kept")]
+    counts += [F.sum(F.col(f"_rule_{i}").cast("long")).alias(f"_rule_{i}") for i in range(len(rules))]
+    return scored.observe(observation, *counts), observation
+
+
+def _stop_conditions(ctx: BatchContext, result: BatchResult) -> list[str]:
+    stops = []
+    for rule in ctx.rules.row:
+        failed = result.by_rule.get(rule.id, 0)
+        if not failed:
+            continue
+        over_rows = rule.max_rows is not None and failed > rule.max_rows
+        percent = 100.0 * failed / result.rows_in if result.rows_in else 0.0
+        over_percent = rule.max_percent is not None and percent > rule.max_percent
+        limited = rule.max_rows is not None or rule.max_percent is not None
+        if over_rows or over_percent or (rule.action == "fail" and not limited):
+            limit = (f"over its threshold ({'max_rows ' + str(rule.max_rows) if rule.max_rows is not None else ''}"
+                     f"{' ' if rule.max_rows is not None and rule.max_percent is not None else ''}"
+                     f"{'max_percent ' + format(rule.max_percent, 'g') if rule.max_percent is not None else ''})"
+                     if limited else f"action {rule.action}")
+            stops.append(f"rule {rule.id}: {failed} of {result.rows_in} rows ({percent:.2f}%) failed, {limit}")
+    for item in result.aggregate:
+        if not item["success"] and item["action"] == "fail":
+            stops.append(f"rule {item['id']}: the batch failed {item['expectation']} (action fail)")
+    return stops
+
+
+def _aggregate(ctx: BatchContext, table: pa.Table) -> list[dict[str, Any]]:
+    if ctx.aggregate_suite is None or table.num_rows == 0:
+        return []
+    from catalog.compliance.expectations import validate
+
+    by_type = {}
+    for rule in ctx.rules.aggregate:
+        by_type.setdefault((rule.expectation, rule.column), rule)
+    frame = table.select([c for c in table.column_names if not c.startswith("_")]).to_pandas()
+    outcome = validate(ctx.aggregate_suite, frame)
+    out = []
+    for result in outcome.results:
+        rule = by_type.get((result.type, result.column))
+        out.append({"id": rule.id if rule else result.type, "expectation": result.type, "column": result.column,
+                    "success": result.success, "action": rule.action if rule else "warn",
+                    "observed_value": result.observed_value, "error": result.error})
+    return out
+
+
+def _rule_lists(table: pa.Table, ids: list[str], which: list[int]) -> pa.Array:
+    """Per row, the ids of the rules (of ``which``) it failed: a list<string> column, vectorised."""
+    import numpy as np
+    import pyarrow as pa
+
+    if not which:
+        return pa.ListArray.from_arrays(pa.array(np.zeros(table.num_rows + 1, dtype=np.int32)),
+                                        pa.array([], type=pa.string()))
+    matrix = np.column_stack([table.column(f"_rule_{i}").to_numpy(zero_copy_only=False) for i in which]).astype(bool)
+    _, cols = np.nonzero(matrix)  # row-major: each row's failed rules, in rule order
+    offsets = np.concatenate([[0], np.cumsum(matrix.sum(axis=1))]).astype(np.int32)
+    values = pa.array(np.array([ids[i] for i in which], dtype=object)[cols] if len(cols) else [], type=pa.string())
+    return pa.ListArray.from_arrays(pa.array(offsets), values)
+
+
+def _ids(ctx: BatchContext, batch_id: int, count: int) -> pa.Array:
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    numbers = pc.cast(pa.array(np.arange(count, dtype=np.int64)), pa.string())
+    return pc.binary_join_element_wise(f"{ctx.app_id}:{batch_id}", numbers, ":")
+
+
+def _tables(ctx: BatchContext, table: pa.Table, batch_id: int) -> tuple[pa.Table, pa.Table]:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    rules = ctx.rules.row
+    ids = [r.id for r in rules]
+    names = [c for c in table.column_names if not c.startswith("_") and c != PREDICTION]
+    row_ids = _ids(ctx, batch_id, table.num_rows)
+    keep = table.column(_OK)
+    base = table.select(names).append_column("prediction_id", row_ids)
+    warned = _rule_lists(table, ids, [i for i, r in enumerate(rules) if r.action != "quarantine"])
+    diverted = _rule_lists(table, ids, [i for i, r in enumerate(rules) if r.action == "quarantine"])
+    constants = {"model_version": ctx.model_version, "run_id": ctx.run_id}
+    good = base.append_column(PREDICTION, table.column(PREDICTION)).append_column("warned_rules", warned)
+    good = good.append_column("batch_id", pa.repeat(pa.scalar(batch_id, pa.int64()), table.num_rows))
+    for key, value in constants.items():
+        good = good.append_column(key, pa.repeat(pa.scalar(value, pa.string()), table.num_rows))
+    raw = table.column(CORRUPT_COLUMN) if CORRUPT_COLUMN in table.column_names else pa.nulls(table.num_rows, pa.string())
+    bad = base.append_column("failed_rules", diverted).append_column("raw_line", raw)
+    bad = bad.append_column("source_file", table.column(_FILE))
+    bad = bad.append_column("batch_id", pa.repeat(pa.scalar(batch_id, pa.int64()), table.num_rows))
+    for key, value in constants.items():
+        bad = bad.append_column(key, pa.repeat(pa.scalar(value, pa.string()), table.num_rows))
+    return good.filter(keep), bad.filter(pc.invert(keep))
+
+
+def collect_arrow(frame: DataFrame) -> pa.Table:
+    """``frame.toArrow()``, without the ResourceWarning PySpark 4.0 raises for its own socket.
+
+    ``toArrow`` reads the batches from a local socket it never closes; the socket is closed
+    when it is garbage-collected, which happens inside the call. The warning is about
+    PySpark's code, not ours, so it is silenced for the duration of the call only.
+    """
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "unclosed <socket.socket", ResourceWarning)
+        return frame.toArrow()
+
+
+def _count_nonempty(lists: Any) -> int:
+    import pyarrow.compute as pc
+
+    if len(lists) == 0:
+        return 0
+    return int(pc.sum(pc.greater(pc.list_value_length(lists), 0)).as_py() or 0)
+
+
+def _with_schema_failures(ctx: BatchContext, failures: list[Any], result: BatchResult) -> BatchContext:
+    """A schema rule that fails holds for every row: ``fail`` stops the batch; ``quarantine`` and
+    ``warn`` become row rules that every row of this batch fails (so the counts say so)."""
+    from pyspark.sql import functions as F
+
+    from catalog.scoring.rules import RowRule
+
+    extra = []
+    for rule, reason in failures:
+        result.aggregate.append({"id": rule.id, "expectation": rule.expectation, "column": rule.column,
+                                 "success": False, "action": rule.action, "observed_value": reason, "error": None})
+        if rule.action == "fail":
+            raise BatchFailed(f"batch {result.batch_id}: rule {rule.id}: {reason} (action fail); nothing was "
+                              "written", result)
+        extra.append(RowRule(id=rule.id, expectation=rule.expectation, column=rule.column, action=rule.action,
+                             max_rows=None, max_percent=None, kwargs=rule.kwargs, failed=F.lit(True)))
+    if not extra:
+        return ctx
+    return replace(ctx, rules=replace(ctx.rules, row=(*ctx.rules.row, *extra)))
+
+
+def score_batch(df: DataFrame, batch_id: int, ctx: BatchContext) -> BatchResult:
+    """Gate, check, score and write one batch; BatchFailed / SchemaMismatch before any write."""
+    from catalog.scoring.rules import check_schema
+
+    result = BatchResult(batch_id)
+    started = time.perf_counter()
+    ctx.gate.check(df.schema)
+    ctx = _with_schema_failures(ctx, check_schema(ctx.rules, df.schema), result)
+    result.timings_ms["gate"] = ctx.gate.last_ms
+    plan, observation = _plan(df, ctx, batch_id)
+    table = collect_arrow(plan)
+    result.timings_ms["spark"] = (time.perf_counter() - started) * 1000 - result.timings_ms["gate"]
+    metrics = observation.get if table.num_rows else {}
+    result.rows_in = int(metrics.get("rows_in") or 0)
+    kept = int(metrics.get("rows_kept") or 0)
+    result.by_rule = {r.id: int(metrics.get(f"_rule_{i}") or 0) for i, r in enumerate(ctx.rules.row)}
+    if result.rows_in != table.num_rows:
+        raise ScoringError(f"batch {batch_id}: Spark observed {result.rows_in} rows but returned {table.num_rows}; "
+                           "nothing was written")
+    result.aggregate += _aggregate(ctx, table)
+    stops = _stop_conditions(ctx, result)
+    if stops:
+        result.status = "failed"
+        raise BatchFailed(f"batch {batch_id} stopped before anything was written:\n  " + "\n  ".join(stops), result)
+    good, bad = _tables(ctx, table, batch_id)
+    result.rows_scored, result.rows_quarantined = good.num_rows, bad.num_rows
+    result.rows_warned = _count_nonempty(good.column("warned_rules"))
+    if result.rows_scored != kept or result.rows_scored + result.rows_quarantined != result.rows_in:
+        raise ScoringError(f"batch {batch_id}: counts do not add up (in {result.rows_in}, scored "
+                           f"{result.rows_scored}, quarantined {result.rows_quarantined}); nothing was written")
+    if ctx.drift is not None and good.num_rows:
+        ctx.drift.add({c: good.column(c) for c in ctx.inputs if c in good.column_names}, good.column(PREDICTION))
+    result.timings_ms["checks"] = (time.perf_counter() - started) * 1000 - sum(result.timings_ms.values())
+    written_at = time.perf_counter()
+    result.written["predictions"] = ctx.predictions.append(good, ctx.app_id, batch_id) if good.num_rows else False
+    result.written["quarantine"] = ctx.quarantine.append(bad, ctx.app_id, batch_id) if bad.num_rows else False
+    result.timings_ms["write"] = (time.perf_counter() - written_at) * 1000
+    if result.rows_in == 0:
+        result.status = "empty"
+    elif not any(result.written.values()):
+        result.status = "replayed"
+    return result
