@@ -237,7 +237,8 @@ def test_catalog_lineage_text_walks_from_table_through_run_and_version_to_deploy
     paths = [line.strip() for line in result.stdout.splitlines() if line.strip().startswith("default.wineds_ext@cm →")]
     assert any(
         "[ml_training_run] → wine-quality v1 [ml_model_version] →" in p
-        and p.endswith("wine-quality-stream (prod) [ml_deployment]")
+        and "wine-quality-stream (prod) [ml_deployment] → score wine-quality-stream" in p
+        and p.endswith("[ml_scoring_process] → data/predictions/@cm")
         for p in paths
     ), result.stdout
     printed = demo.output.split("$ catalog lineage", 1)[1].split("$ catalog check", 1)[0].splitlines()[2:]

@@ -21,6 +21,7 @@ Public API: ``BatchContext``, ``BatchResult``, ``BatchFailed``, ``score_batch``.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -39,7 +40,6 @@ if TYPE_CHECKING:
 __all__ = ["BatchContext", "BatchFailed", "BatchResult", "collect_arrow", "score_batch"]
 
 PREDICTION = "prediction"
-_OK = "_row_ok"
 _FILE = "_source_file"
 
 
@@ -88,37 +88,73 @@ class BatchResult:
                 "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()}, "status": self.status}
 
 
-def _safe_value(data_type: Any) -> Any:
-    """A value of the column's type the model can take, for rows whose prediction is dropped."""
-    from pyspark.sql import functions as F
-    from pyspark.sql.types import BooleanType, DateType, NumericType, StringType, TimestampType
+#: Row rules per bitmask column: bit j of ``_failed_<k>`` is rule 62k+j (a long holds 63 bits).
+_BITS = 62
 
+
+def _mask_name(k: int) -> str:
+    return f"_failed_{k}"
+
+
+def _bits(rules: Sequence[Any], wanted: Callable[[Any], bool]) -> list[int]:
+    """Per mask column, the bits of the rules ``wanted`` picks."""
+    out = [0] * max(1, -(-len(rules) // _BITS))
+    for i, rule in enumerate(rules):
+        if wanted(rule):
+            out[i // _BITS] |= 1 << (i % _BITS)
+    return out
+
+
+def _sanitised(name: str, data_type: Any) -> Any:
+    """The column as the model sees it: a null, NaN or infinity replaced by a harmless value.
+
+    Spark runs a Python UDF on every row of its projection, so a row that is quarantined is
+    still scored (its prediction is dropped); only the values that break a model are
+    replaced, with a per-column expression that does not depend on the rules.
+    """
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import BooleanType, DoubleType, FloatType, NumericType, StringType
+
+    column = F.col(f"`{name}`")
+    if isinstance(data_type, (DoubleType, FloatType)):
+        bad = column.isNull() | F.isnan(column) | (F.abs(column) == F.lit(float("inf")))
+        return F.when(bad, F.lit(0.0).cast(data_type)).otherwise(column).alias(name)
     if isinstance(data_type, NumericType):
-        return F.lit(0).cast(data_type)
+        return F.coalesce(column, F.lit(0).cast(data_type)).alias(name)
     if isinstance(data_type, StringType):
-        return F.lit("")
+        return F.coalesce(column, F.lit("")).alias(name)
     if isinstance(data_type, BooleanType):
-        return F.lit(False)
-    if isinstance(data_type, (DateType, TimestampType)):
-        return F.lit(0).cast("timestamp").cast(data_type)
-    return F.lit(None).cast(data_type)
+        return F.coalesce(column, F.lit(False)).alias(name)
+    return column.alias(name)
 
 
 def _plan(df: DataFrame, ctx: BatchContext, batch_id: int) -> tuple[DataFrame, Any]:
+    """One projection: the rules' failures as bitmask columns, the prediction, the file of a
+    diverted row; ``observe()`` counts the rows in and the rows diverted."""
+    from functools import reduce
+
     from pyspark.sql import Observation
     from pyspark.sql import functions as F
 
     rules = ctx.rules.row
-    flags = ctx.rules.flag_columns()
-    diverting = [F.col(f"_rule_{i}") for i, r in enumerate(rules) if r.action == "quarantine"]
-    keep = ~F.greatest(*diverting, F.lit(False)) if diverting else F.lit(True)
+    masks = []
+    for k in range(max(1, -(-len(rules) // _BITS))):
+        terms = [F.when(rule.failed, F.lit(1 << (i % _BITS))).otherwise(F.lit(0))
+                 for i, rule in enumerate(rules) if i // _BITS == k]
+        masks.append(reduce(lambda a, b: a.bitwiseOR(b), terms, F.lit(0).cast("long")).cast("long").alias(_mask_name(k)))
+    quarantine = _bits(rules, lambda r: r.action == "quarantine")
+    diverted = reduce(lambda a, b: a | b, [F.col(_mask_name(k)).bitwiseAND(F.lit(bits)) != 0
+                                          for k, bits in enumerate(quarantine) if bits], F.lit(False))
     types = {f.name: f.dataType for f in df.schema.fields}
-    flagged = df.select("*", F.input_file_name().alias(_FILE), *flags).withColumn(_OK, keep)
-    safe = [F.when(F.col(_OK), F.col(f"`{c}`")).otherwise(_safe_value(types[c])).alias(c) for c in ctx.inputs]
-    scored = flagged.withColumn(PREDICTION, F.when(F.col(_OK), ctx.udf(F.struct(*safe))))
+    safe = [_sanitised(c, types[c]) for c in ctx.inputs]
+    flagged = df.select("*", *masks)
+    scored = flagged.select("*", F.when(diverted, F.input_file_name()).alias(_FILE),
+                            ctx.udf(F.struct(*safe)).alias(PREDICTION))
     observation = Observation(f"batch-{ctx.app_id}-{batch_id}-{time.monotonic_ns()}")
-    counts = [F.count(F.lit(1)).alias("rows_in"), F.sum(F.col(_OK).cast("long")).alias("rows_kept")]
-    counts += [F.sum(F.col(f"_rule_{i}").cast("long")).alias(f"_rule_{i}") for i in range(len(rules))]
+    # Two metrics only: CollectMetrics evaluates its aggregates row by row, outside whole-stage
+    # code generation (27 of them cost more than the rules); each rule's count comes from the
+    # collected bitmasks instead, and the two observed figures check them.
+    counts = [F.count(F.lit(1)).alias("rows_in"), F.sum(diverted.cast("long")).alias("rows_diverted")]
     return scored.observe(observation, *counts), observation
 
 
@@ -163,54 +199,81 @@ def _aggregate(ctx: BatchContext, table: pa.Table) -> list[dict[str, Any]]:
     return out
 
 
-def _rule_lists(table: pa.Table, ids: list[str], which: list[int]) -> pa.Array:
+def _flags(masks: Sequence[Any], index: int) -> Any:
+    """Rule ``index``'s failures, a numpy bool array, from the bitmask columns."""
+    return (masks[index // _BITS] >> (index % _BITS)) & 1 == 1
+
+
+def _rule_counts(rules: Sequence[Any], table: pa.Table) -> dict[str, int]:
+    """Rows failing each rule, from the collected bitmask columns."""
+    if table.num_rows == 0:
+        return {r.id: 0 for r in rules}
+    masks = [table.column(_mask_name(k)).to_numpy() for k in range(-(-len(rules) // _BITS) or 1)]
+    return {rule.id: int(_flags(masks, i).sum()) for i, rule in enumerate(rules)}
+
+
+def _rule_lists(masks: Sequence[Any], ids: list[str], which: list[int], rows: int) -> pa.Array:
     """Per row, the ids of the rules (of ``which``) it failed: a list<string> column, vectorised."""
     import numpy as np
     import pyarrow as pa
 
-    if not which:
-        return pa.ListArray.from_arrays(pa.array(np.zeros(table.num_rows + 1, dtype=np.int32)),
-                                        pa.array([], type=pa.string()))
-    matrix = np.column_stack([table.column(f"_rule_{i}").to_numpy(zero_copy_only=False) for i in which]).astype(bool)
+    if not which or rows == 0:
+        return pa.ListArray.from_arrays(pa.array(np.zeros(rows + 1, dtype=np.int32)), pa.array([], type=pa.string()))
+    matrix = np.column_stack([_flags(masks, i) for i in which])
     _, cols = np.nonzero(matrix)  # row-major: each row's failed rules, in rule order
     offsets = np.concatenate([[0], np.cumsum(matrix.sum(axis=1))]).astype(np.int32)
     values = pa.array(np.array([ids[i] for i in which], dtype=object)[cols] if len(cols) else [], type=pa.string())
     return pa.ListArray.from_arrays(pa.array(offsets), values)
 
 
-def _ids(ctx: BatchContext, batch_id: int, count: int) -> pa.Array:
-    import numpy as np
+def _ids(ctx: BatchContext, batch_id: int, positions: Any) -> pa.Array:
+    """``<app id>:<batch id>:<row>``: the same for a replayed batch (same files, same order)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    numbers = pc.cast(pa.array(np.arange(count, dtype=np.int64)), pa.string())
-    return pc.binary_join_element_wise(f"{ctx.app_id}:{batch_id}", numbers, ":")
+    return pc.binary_join_element_wise(f"{ctx.app_id}:{batch_id}", pc.cast(pa.array(positions), pa.string()), ":")
+
+
+def _constants(table: pa.Table, ctx: BatchContext, batch_id: int) -> pa.Table:
+    import pyarrow as pa
+
+    table = table.append_column("batch_id", pa.repeat(pa.scalar(batch_id, pa.int64()), table.num_rows))
+    for key, value in (("model_version", ctx.model_version), ("run_id", ctx.run_id)):
+        table = table.append_column(key, pa.repeat(pa.scalar(value, pa.string()), table.num_rows))
+    return table
 
 
 def _tables(ctx: BatchContext, table: pa.Table, batch_id: int) -> tuple[pa.Table, pa.Table]:
+    """(predictions, quarantine) of the collected batch; each built from its own rows only."""
+    import numpy as np
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     rules = ctx.rules.row
     ids = [r.id for r in rules]
+    count = -(-len(rules) // _BITS) or 1
+    masks = [table.column(_mask_name(k)).to_numpy() for k in range(count)]
+    quarantine = _bits(rules, lambda r: r.action == "quarantine")
+    diverted = np.zeros(table.num_rows, dtype=bool)
+    for k, bits in enumerate(quarantine):
+        if bits:
+            diverted |= (masks[k] & bits) != 0
     names = [c for c in table.column_names if not c.startswith("_") and c != PREDICTION]
-    row_ids = _ids(ctx, batch_id, table.num_rows)
-    keep = table.column(_OK)
-    base = table.select(names).append_column("prediction_id", row_ids)
-    warned = _rule_lists(table, ids, [i for i, r in enumerate(rules) if r.action != "quarantine"])
-    diverted = _rule_lists(table, ids, [i for i, r in enumerate(rules) if r.action == "quarantine"])
-    constants = {"model_version": ctx.model_version, "run_id": ctx.run_id}
-    good = base.append_column(PREDICTION, table.column(PREDICTION)).append_column("warned_rules", warned)
-    good = good.append_column("batch_id", pa.repeat(pa.scalar(batch_id, pa.int64()), table.num_rows))
-    for key, value in constants.items():
-        good = good.append_column(key, pa.repeat(pa.scalar(value, pa.string()), table.num_rows))
-    raw = table.column(CORRUPT_COLUMN) if CORRUPT_COLUMN in table.column_names else pa.nulls(table.num_rows, pa.string())
-    bad = base.append_column("failed_rules", diverted).append_column("raw_line", raw)
-    bad = bad.append_column("source_file", table.column(_FILE))
-    bad = bad.append_column("batch_id", pa.repeat(pa.scalar(batch_id, pa.int64()), table.num_rows))
-    for key, value in constants.items():
-        bad = bad.append_column(key, pa.repeat(pa.scalar(value, pa.string()), table.num_rows))
-    return good.filter(keep), bad.filter(pc.invert(keep))
+    keep_at, divert_at = np.flatnonzero(~diverted), np.flatnonzero(diverted)
+    warn_rules = [i for i, r in enumerate(rules) if r.action != "quarantine"]
+    good = table.select([*names, PREDICTION]).take(pa.array(keep_at)) if len(divert_at) else table.select(
+        [*names, PREDICTION])
+    good = good.append_column("prediction_id", _ids(ctx, batch_id, keep_at))
+    good = good.append_column("warned_rules", _rule_lists([m[keep_at] for m in masks] if len(divert_at) else masks,
+                                                          ids, warn_rules, len(keep_at)))
+    bad = table.select(names).take(pa.array(divert_at))
+    bad = bad.append_column("prediction_id", _ids(ctx, batch_id, divert_at))
+    bad = bad.append_column("failed_rules", _rule_lists([m[divert_at] for m in masks], ids,
+                                                        [i for i, r in enumerate(rules) if r.action == "quarantine"],
+                                                        len(divert_at)))
+    raw = (table.column(CORRUPT_COLUMN).take(pa.array(divert_at)) if CORRUPT_COLUMN in table.column_names
+           else pa.nulls(len(divert_at), pa.string()))
+    bad = bad.append_column("raw_line", raw).append_column("source_file", table.column(_FILE).take(pa.array(divert_at)))
+    return _constants(good, ctx, batch_id), _constants(bad, ctx, batch_id)
 
 
 def collect_arrow(frame: DataFrame) -> pa.Table:
@@ -270,8 +333,8 @@ def score_batch(df: DataFrame, batch_id: int, ctx: BatchContext) -> BatchResult:
     result.timings_ms["spark"] = (time.perf_counter() - started) * 1000 - result.timings_ms["gate"]
     metrics = observation.get if table.num_rows else {}
     result.rows_in = int(metrics.get("rows_in") or 0)
-    kept = int(metrics.get("rows_kept") or 0)
-    result.by_rule = {r.id: int(metrics.get(f"_rule_{i}") or 0) for i, r in enumerate(ctx.rules.row)}
+    kept = result.rows_in - int(metrics.get("rows_diverted") or 0)
+    result.by_rule = _rule_counts(ctx.rules.row, table)
     if result.rows_in != table.num_rows:
         raise ScoringError(f"batch {batch_id}: Spark observed {result.rows_in} rows but returned {table.num_rows}; "
                            "nothing was written")
