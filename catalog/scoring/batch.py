@@ -21,7 +21,7 @@ Public API: ``BatchContext``, ``BatchResult``, ``BatchFailed``, ``score_batch``.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -66,6 +66,7 @@ class BatchContext:
     quarantine: Sink
     drift: DriftAccumulator | None = None
     aggregate_suite: Any = None
+    expressions: dict[Any, Any] = field(default_factory=dict)  # the plan's columns, per input schema
 
 
 @dataclass
@@ -128,12 +129,27 @@ def _sanitised(name: str, data_type: Any) -> Any:
     return column.alias(name)
 
 
-def _plan(df: DataFrame, ctx: BatchContext, batch_id: int) -> tuple[DataFrame, Any]:
-    """One projection: the rules' failures as bitmask columns, the prediction, the file of a
-    diverted row; ``observe()`` counts the rows in and the rows diverted."""
+def _balanced(items: Sequence[Any], combine: Callable[[Any, Any], Any]) -> Any:
+    """``combine`` over ``items`` as a balanced tree: Spark's analyser is slow on deep expressions."""
+    if len(items) == 1:
+        return items[0]
+    middle = len(items) // 2
+    return combine(_balanced(items[:middle], combine), _balanced(items[middle:], combine))
+
+
+def _expressions(ctx: BatchContext, types: Mapping[str, Any]) -> tuple[list[Any], list[Any], list[Any]]:
+    """(mask columns, columns of the scored projection, observed metrics), built once per run and schema.
+
+    Each ``pyspark.sql.functions`` call is a round trip to the JVM; a plan of 25 rules over
+    11 columns is about 2,000 of them, most of a small micro-batch's time if rebuilt for
+    every batch. Column expressions are unresolved names, so one set serves every batch.
+    """
+    key = tuple((name, str(t)) for name, t in types.items())
+    found = ctx.expressions.get(key)
+    if found is not None:
+        return found
     from functools import reduce
 
-    from pyspark.sql import Observation
     from pyspark.sql import functions as F
 
     rules = ctx.rules.row
@@ -141,21 +157,28 @@ def _plan(df: DataFrame, ctx: BatchContext, batch_id: int) -> tuple[DataFrame, A
     for k in range(max(1, -(-len(rules) // _BITS))):
         terms = [F.when(rule.failed, F.lit(1 << (i % _BITS))).otherwise(F.lit(0))
                  for i, rule in enumerate(rules) if i // _BITS == k]
-        masks.append(reduce(lambda a, b: a.bitwiseOR(b), terms, F.lit(0).cast("long")).cast("long").alias(_mask_name(k)))
+        masks.append(_balanced(terms, lambda a, b: a.bitwiseOR(b)).cast("long").alias(_mask_name(k)))
     quarantine = _bits(rules, lambda r: r.action == "quarantine")
     diverted = reduce(lambda a, b: a | b, [F.col(_mask_name(k)).bitwiseAND(F.lit(bits)) != 0
                                           for k, bits in enumerate(quarantine) if bits], F.lit(False))
-    types = {f.name: f.dataType for f in df.schema.fields}
     safe = [_sanitised(c, types[c]) for c in ctx.inputs]
-    flagged = df.select("*", *masks)
-    scored = flagged.select("*", F.when(diverted, F.input_file_name()).alias(_FILE),
-                            ctx.udf(F.struct(*safe)).alias(PREDICTION))
-    observation = Observation(f"batch-{ctx.app_id}-{batch_id}-{time.monotonic_ns()}")
+    scored = [F.col("*"), F.when(diverted, F.input_file_name()).alias(_FILE), ctx.udf(F.struct(*safe)).alias(PREDICTION)]
     # Two metrics only: CollectMetrics evaluates its aggregates row by row, outside whole-stage
     # code generation (27 of them cost more than the rules); each rule's count comes from the
     # collected bitmasks instead, and the two observed figures check them.
     counts = [F.count(F.lit(1)).alias("rows_in"), F.sum(diverted.cast("long")).alias("rows_diverted")]
-    return scored.observe(observation, *counts), observation
+    ctx.expressions[key] = (masks, scored, counts)
+    return masks, scored, counts
+
+
+def _plan(df: DataFrame, ctx: BatchContext, batch_id: int) -> tuple[DataFrame, Any]:
+    """One projection: the rules' failures as bitmask columns, the prediction, the file of a
+    diverted row; ``observe()`` counts the rows in and the rows diverted."""
+    from pyspark.sql import Observation
+
+    masks, scored, counts = _expressions(ctx, {f.name: f.dataType for f in df.schema.fields})
+    observation = Observation(f"batch-{ctx.app_id}-{batch_id}-{time.monotonic_ns()}")
+    return df.select("*", *masks).select(*scored).observe(observation, *counts), observation
 
 
 def _stop_conditions(ctx: BatchContext, result: BatchResult) -> list[str]:
@@ -260,8 +283,9 @@ def _tables(ctx: BatchContext, table: pa.Table, batch_id: int) -> tuple[pa.Table
     names = [c for c in table.column_names if not c.startswith("_") and c != PREDICTION]
     keep_at, divert_at = np.flatnonzero(~diverted), np.flatnonzero(diverted)
     warn_rules = [i for i, r in enumerate(rules) if r.action != "quarantine"]
-    good = table.select([*names, PREDICTION]).take(pa.array(keep_at)) if len(divert_at) else table.select(
-        [*names, PREDICTION])
+    good = table.select([*names, PREDICTION])
+    if len(divert_at):
+        good = good.filter(pa.array(~diverted))
     good = good.append_column("prediction_id", _ids(ctx, batch_id, keep_at))
     good = good.append_column("warned_rules", _rule_lists([m[keep_at] for m in masks] if len(divert_at) else masks,
                                                           ids, warn_rules, len(keep_at)))

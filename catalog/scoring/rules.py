@@ -307,12 +307,15 @@ def _missing(column: Column, kind: str) -> Column:
 
 
 def _any(flags: Any) -> Column:
+    """OR of ``flags`` as a balanced tree (Spark's analyser is slow on deep expressions)."""
     from pyspark.sql import functions as F
 
-    result = F.lit(False)
-    for flag in flags:
-        result = result | flag
-    return result
+    items = list(flags)
+    if not items:
+        return F.lit(False)
+    while len(items) > 1:
+        items = [items[i] | items[i + 1] if i + 1 < len(items) else items[i] for i in range(0, len(items), 2)]
+    return items[0]
 
 
 def _row_flag(type_name: str, kwargs: Mapping[str, Any], fields: Mapping[str, DataType], where: str) -> Column | None:
