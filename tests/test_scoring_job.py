@@ -357,3 +357,36 @@ def test_a_query_killed_mid_stream_and_restarted_writes_every_row_exactly_once(p
     ids = [r["prediction_id"] for r in rows]
     assert len(ids) == len(set(ids)) == len(expected) == 200  # nothing lost, nothing twice
     assert {(r["fixed acidity"], r["alcohol"]) for r in rows} == expected
+
+
+def test_a_spark_error_mid_run_is_one_clear_line_and_the_run_is_recorded_failed(project, spark):  # noqa: F811
+    root, env = project
+    # a later file whose header names the columns in another order: Spark refuses it (enforceSchema=false)
+    (root / "incoming" / "c.csv").write_text("alcohol,fixed acidity\n9.9,7.7\n")
+    code, out, err = run(env, "score", "wine-stream")
+    assert code == 2, err + out
+    assert "error: scoring wine-stream failed: " in err and "Traceback" not in err
+    assert "CSV header does not conform to the schema" in err or "header" in err.lower()
+    [entity] = scoring_runs(env)
+    assert entity.attributes["status"] == "FAILED"
+    assert entity.attributes["rowsIn"] == entity.attributes["rowsScored"] + entity.attributes["rowsQuarantined"]
+
+
+def test_input_columns_named_like_the_added_ones_are_refused(project, spark):  # noqa: F811
+    root, env = project
+    for f in (root / "incoming").iterdir():
+        f.unlink()
+    (root / "incoming" / "a.csv").write_text("fixed acidity,alcohol,prediction\n7.1,9.5,3\n")
+    code, _, err = run(env, "score", "wine-stream")
+    assert code == 2 and "input column(s) 'prediction' would collide with a column the job adds" in err, err
+
+
+def test_a_run_of_no_rows_does_not_hide_the_drift_of_the_last_run_that_scored(project, spark):  # noqa: F811
+    root, env = project
+    assert run(env, "score", "wine-stream")[0] == 0
+    assert run(env, "score", "wine-stream")[0] == 0  # nothing new: 0 rows
+    runs = sorted(scoring_runs(env), key=lambda e: e.attributes["startTime"])
+    assert [r.attributes["rowsScored"] for r in runs] == [4, 0]
+    code, out, _ = run(env, "check", "wine-stream", "--format", "json", "--no-record")
+    found = next(r for r in json.loads(out)["results"] if r["rule"] == "no-drift")
+    assert found["evidence"]["runs"][0]["qualifiedName"] == runs[0].qualified_name

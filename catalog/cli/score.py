@@ -54,10 +54,10 @@ def _summary(run: object) -> list[str]:
 @click.argument("deployment")
 @click.option("--once", "mode", flag_value="once", help="Streaming: one micro-batch of what is there, then stop.")
 @click.option("--available-now", "mode", flag_value="available-now",
-              help="Streaming: everything there now, in as many micro-batches as needed, then stop (the default "
-              "when the deployment declares no trigger).")
+              help="Streaming: everything there now, in as many micro-batches as needed, then stop (the "
+              "default).")
 @click.option("--trigger", metavar="INTERVAL", help="Streaming: run until stopped, a micro-batch every INTERVAL "
-              "(e.g. \"5 minutes\"; default the deployment's trigger).")
+              "(e.g. \"5 minutes\", the deployment's `trigger`).")
 @click.option("--max-files-per-trigger", type=click.IntRange(min=1), metavar="N",
               help="Streaming: at most N new files per micro-batch.")
 @click.option("--conf", "conf", multiple=True, metavar="KEY=VALUE", help="A Spark configuration setting "

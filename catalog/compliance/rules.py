@@ -382,8 +382,8 @@ def _drift_scores(run: Any) -> dict[str, float]:
 def no_drift(ctx: CheckContext, settings: Any) -> Outcome:
     if ctx.deployment is None:
         return _na("a model reference has no scoring runs; check the deployment")
-    mine = [r for r in ctx.scoring_runs if ctx.version.qualified_name in str(r.attributes.get("modelVersion", ""))
-            or not r.attributes.get("modelVersion")]
+    mine = [r for r in ctx.scoring_runs if (ctx.version.qualified_name in str(r.attributes.get("modelVersion", ""))
+            or not r.attributes.get("modelVersion")) and r.attributes.get("rowsScored") != 0]  # a run of no rows says nothing
     if not mine:
         return _na(f"no scoring runs of {ctx.version.qualified_name} by {ctx.deployment_name!r} yet")
     limit = settings.max if settings.max is not None else DEFAULT_MAX_DRIFT

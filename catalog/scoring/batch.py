@@ -37,9 +37,13 @@ if TYPE_CHECKING:
     from catalog.scoring.rules import CompiledRules
     from catalog.scoring.sinks import Sink
 
-__all__ = ["BatchContext", "BatchFailed", "BatchResult", "collect_arrow", "score_batch"]
+__all__ = ["ADDED_COLUMNS", "BatchContext", "BatchFailed", "BatchResult", "collect_arrow", "input_columns",
+           "score_batch"]
 
 PREDICTION = "prediction"
+#: Columns the job adds to the predictions and quarantine tables: an input may not be named so.
+ADDED_COLUMNS = (PREDICTION, "prediction_id", "warned_rules", "failed_rules", "raw_line", "source_file", "batch_id",
+                 "model_version", "run_id")
 _FILE = "_source_file"
 
 
@@ -211,7 +215,7 @@ def _aggregate(ctx: BatchContext, table: pa.Table) -> list[dict[str, Any]]:
     by_type = {}
     for rule in ctx.rules.aggregate:
         by_type.setdefault((rule.expectation, rule.column), rule)
-    frame = table.select([c for c in table.column_names if not c.startswith("_")]).to_pandas()
+    frame = table.select(input_columns(table.column_names)).to_pandas()
     outcome = validate(ctx.aggregate_suite, frame)
     out = []
     for result in outcome.results:
@@ -266,6 +270,12 @@ def _constants(table: pa.Table, ctx: BatchContext, batch_id: int) -> pa.Table:
     return table
 
 
+def input_columns(table_names: Sequence[str]) -> list[str]:
+    """The batch's own columns among the collected ones (not the masks, file, corrupt record, prediction)."""
+    return [c for c in table_names
+            if c not in (_FILE, CORRUPT_COLUMN, PREDICTION) and not c.startswith("_failed_")]
+
+
 def _tables(ctx: BatchContext, table: pa.Table, batch_id: int) -> tuple[pa.Table, pa.Table]:
     """(predictions, quarantine) of the collected batch; each built from its own rows only."""
     import numpy as np
@@ -280,7 +290,7 @@ def _tables(ctx: BatchContext, table: pa.Table, batch_id: int) -> tuple[pa.Table
     for k, bits in enumerate(quarantine):
         if bits:
             diverted |= (masks[k] & bits) != 0
-    names = [c for c in table.column_names if not c.startswith("_") and c != PREDICTION]
+    names = input_columns(table.column_names)
     keep_at, divert_at = np.flatnonzero(~diverted), np.flatnonzero(diverted)
     warn_rules = [i for i, r in enumerate(rules) if r.action != "quarantine"]
     good = table.select([*names, PREDICTION])

@@ -53,7 +53,7 @@ class NotCompliant(ScoringError):
 class ScoreOptions:
     """How the run is triggered: ``once``, ``available-now`` or a processing-time ``trigger``."""
 
-    trigger_mode: str | None = None  # None: the deployment's trigger, or available-now
+    trigger_mode: str | None = None  # None: available-now (a scheduler passes the deployment's trigger)
     trigger: str | None = None
     max_files_per_trigger: int | None = None
     spark_config: dict[str, str] = field(default_factory=dict)
@@ -79,7 +79,9 @@ class RunSummary:
     setup: ScoringSetup | None = None
 
     def totals(self) -> dict[str, int]:
-        return {key: sum(getattr(b, key) for b in self.batches)
+        """Rows this run wrote: a failed batch wrote nothing, a replayed one was written by an earlier run."""
+        counted = [b for b in self.batches if b.status in ("written", "empty")]
+        return {key: sum(getattr(b, key) for b in counted)
                 for key in ("rows_in", "rows_scored", "rows_quarantined", "rows_warned")}
 
 
@@ -159,7 +161,13 @@ def score(catalog: Catalog, name: str, options: ScoreOptions = ScoreOptions(), s
         config.setdefault("spark.sql.warehouse.dir", catalog.settings.spark_warehouse)
     session = spark.session(f"catalog-score-{name}", config)
     run.spark_app_id = session.sparkContext.applicationId
-    ctx = _context(catalog, session, setup, run, say)
+    try:
+        ctx = _context(catalog, session, setup, run, say)
+    except ScoringError:
+        raise
+    except Exception as exc:  # the model's or Spark's own error while loading and planning: nothing ran
+        raise ScoringError(f"scoring {name} could not start: {type(exc).__name__}: {_first_line(exc)}; "
+                           "nothing was scored") from exc
     try:
         if setup.streaming:
             _stream(session, setup, ctx, run, options, catalog, say)
@@ -172,11 +180,39 @@ def score(catalog: Catalog, name: str, options: ScoreOptions = ScoreOptions(), s
     except ScoringError as exc:
         run.status, run.error = "failed", str(exc)
         raise
+    except Exception as exc:  # Spark's, the model's, delta-rs's own errors: one clear line, the run FAILED
+        run.status, run.error = "failed", f"{type(exc).__name__}: {_first_line(exc)}"
+        raise ScoringError(f"scoring {name} failed: {run.error}; batches not yet written were not written "
+                           "(the run is recorded as FAILED)") from exc
     finally:
         run.ended = now_ms()
-        run.drift = ctx.drift.report(_drift_settings(setup)).to_json() if ctx.drift is not None else run.drift
+        _update_drift(ctx, run)
         record.write_run(catalog, run)
     return run
+
+
+def _first_line(exc: BaseException) -> str:
+    """The message of an error, without the JVM stack trace Py4J appends.
+
+    A ``Py4JJavaError`` says only "An error occurred while calling o1125.getResult"; the
+    reason is the innermost cause of its Java exception, which is what is shown.
+    """
+    text = str(getattr(exc, "desc", None) or exc).strip()
+    java = getattr(exc, "java_exception", None)
+    if java is not None:
+        try:
+            while java.getCause() is not None:
+                java = java.getCause()
+            text = str(java.toString())
+        except Exception:  # the JVM is gone: keep Py4J's own text
+            pass
+    return text.splitlines()[0][:500] if text else type(exc).__name__
+
+
+def _update_drift(ctx: BatchContext, run: RunSummary) -> None:
+    """The run's drift so far (after every batch, so a killed or endless run keeps it)."""
+    if ctx.drift is not None and run.setup is not None:
+        run.drift = ctx.drift.report(_drift_settings(run.setup)).to_json()
 
 
 def _drift_settings(setup: ScoringSetup) -> Any:
@@ -194,6 +230,13 @@ def _context(catalog: Catalog, session: Any, setup: ScoringSetup, run: RunSummar
     loaded = model_io.load(catalog.settings.mlflow_uri, run.model_uri, session)
     gate = SchemaGate(loaded.signature_json, run.model_uri, skip=[CORRUPT_COLUMN])
     schema = input_schema(session, setup)
+    from catalog.scoring.batch import ADDED_COLUMNS
+
+    clashes = [f.name for f in schema.fields if f.name in ADDED_COLUMNS or f.name.startswith("_failed_")
+               or f.name == "_source_file"]
+    if clashes:
+        raise ScoringError(f"datasets.{setup.input_key}: input column(s) {', '.join(map(repr, clashes))} would "
+                           f"collide with a column the job adds ({', '.join(ADDED_COLUMNS)}); rename them")
     outcome = gate.check(schema)
     run.gate = outcome_json(outcome, gate.last_ms)
     suite = None
@@ -232,6 +275,7 @@ def _one(session: Any, setup: ScoringSetup, ctx: BatchContext, run: RunSummary, 
         raise
     run.batches.append(result)
     _say_batch(say, result)
+    _update_drift(ctx, run)
     record.write_run(catalog, run)
 
 
@@ -264,6 +308,7 @@ def _stream(session: Any, setup: ScoringSetup, ctx: BatchContext, run: RunSummar
                 raise
             run.batches.append(result)
             _say_batch(say, result)
+            _update_drift(ctx, run)
             record.write_run(catalog, run)
 
     stream = read_input(session, setup, streaming=True, max_files_per_trigger=options.max_files_per_trigger)
