@@ -263,12 +263,17 @@ def _say_batch(say: Say, result: BatchResult) -> None:
 
 
 def _one(session: Any, setup: ScoringSetup, ctx: BatchContext, run: RunSummary, catalog: Catalog, say: Say) -> None:
-    from catalog.scoring import record
     from catalog.scoring.source import read_input
 
-    frame = read_input(session, setup, streaming=False)
+    _run_batch(read_input(session, setup, streaming=False), 0, ctx, run, catalog, say)
+
+
+def _run_batch(frame: Any, batch_id: int, ctx: BatchContext, run: RunSummary, catalog: Catalog, say: Say) -> None:
+    """Score one batch, then record the run as it stands (a stopped batch is listed too)."""
+    from catalog.scoring import record
+
     try:
-        result = score_batch(frame, 0, ctx)
+        result = score_batch(frame, batch_id, ctx)
     except BatchFailed as exc:
         if exc.result is not None:
             run.batches.append(exc.result)
@@ -289,7 +294,6 @@ def _stream(session: Any, setup: ScoringSetup, ctx: BatchContext, run: RunSummar
             catalog: Catalog, say: Say) -> None:
     from pyspark.errors import StreamingQueryException
 
-    from catalog.scoring import record
     from catalog.scoring.source import read_input
 
     failure: list[BaseException] = []
@@ -300,16 +304,10 @@ def _stream(session: Any, setup: ScoringSetup, ctx: BatchContext, run: RunSummar
             if not ctx.app_id:
                 ctx.app_id = run.app_id = f"query-{_query_id(setup)}"
             try:
-                result = score_batch(frame, int(batch_id), ctx)
+                _run_batch(frame, int(batch_id), ctx, run, catalog, say)
             except BaseException as exc:
-                failure.append(exc)
-                if isinstance(exc, BatchFailed) and exc.result is not None:
-                    run.batches.append(exc.result)
+                failure.append(exc)  # Spark wraps what foreachBatch raises; the original is re-raised below
                 raise
-            run.batches.append(result)
-            _say_batch(say, result)
-            _update_drift(ctx, run)
-            record.write_run(catalog, run)
 
     stream = read_input(session, setup, streaming=True, max_files_per_trigger=options.max_files_per_trigger)
     writer = stream.writeStream.foreachBatch(each).option("checkpointLocation", str(setup.checkpoint))
