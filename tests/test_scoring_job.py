@@ -390,3 +390,30 @@ def test_a_run_of_no_rows_does_not_hide_the_drift_of_the_last_run_that_scored(pr
     code, out, _ = run(env, "check", "wine-stream", "--format", "json", "--no-record")
     found = next(r for r in json.loads(out)["results"] if r["rule"] == "no-drift")
     assert found["evidence"]["runs"][0]["qualifiedName"] == runs[0].qualified_name
+
+
+def test_a_batch_deployment_scores_a_warehouse_table_into_parquet(project, spark):  # noqa: F811
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    root, env = project
+    table = root / "warehouse" / "default.db" / "wine_nolabel"
+    table.mkdir(parents=True)
+    pq.write_table(pa.table({"fixed acidity": [7.1, 7.4, None], "alcohol": [9.5, 10.1, 11.0]}), table / "part-0.parquet")
+    lineage = LINEAGE.replace("deployments:\n", """deployments:
+  wine-batch:
+    model: models:/wine-quality@champion
+    mode: batch
+    input: default.wine_nolabel@cm
+    output: {path: out/batch, format: parquet}
+""").replace("  incoming:\n", "  default.wine_nolabel@cm: {format: parquet, schema: {fixed acidity: double, alcohol: double}}\n  incoming:\n")
+    (root / "lineage.yml").write_text(lineage)
+    assert run(env, "ingest")[0] in (0, 1)
+    code, out, err = run(env, "score", "wine-batch")
+    assert code == 0, err + out
+    assert "rows: 3 in = 2 scored + 1 quarantined (0 warned)" in out
+    scored = pq.read_table(root / "out" / "batch").to_pylist()
+    assert sorted(r["alcohol"] for r in scored) == [9.5, 10.1]
+    assert pq.read_table(root / "out" / "batch_quarantine").to_pylist()[0]["failed_rules"] == ["null-input"]
+    files = sorted(p.name for p in (root / "out" / "batch").glob("*.parquet"))
+    assert len(files) == 1 and files[0].endswith("-00000000.parquet")  # one file per (run, batch)
