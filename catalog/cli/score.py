@@ -27,11 +27,7 @@ def _summary(run: object) -> list[str]:
              f"quarantined ({totals['rows_warned']} warned)",
              f"  predictions: {run.setup.output.path} ({run.setup.output.format})",
              f"  quarantine:  {run.setup.quarantine.path} ({run.setup.quarantine.format})"]
-    by_rule: dict[str, int] = {}
-    for batch in run.batches:
-        for rule, count in batch.by_rule.items():
-            by_rule[rule] = by_rule.get(rule, 0) + count
-    failed = ", ".join(f"{rule} {count}" for rule, count in sorted(by_rule.items()) if count)
+    failed = ", ".join(f"{rule} {count}" for rule, count in sorted(run.by_rule().items()) if count)
     if failed:
         lines.append(f"  rows failing each rule: {failed}")
     drift = run.drift or {}

@@ -78,11 +78,22 @@ class RunSummary:
     gate: dict[str, Any] = field(default_factory=dict)
     setup: ScoringSetup | None = None
 
+    def counted(self) -> list[BatchResult]:
+        """The batches this run wrote: a failed batch wrote nothing, a replayed one was written by an earlier run."""
+        return [b for b in self.batches if b.status in ("written", "empty")]
+
     def totals(self) -> dict[str, int]:
-        """Rows this run wrote: a failed batch wrote nothing, a replayed one was written by an earlier run."""
-        counted = [b for b in self.batches if b.status in ("written", "empty")]
+        counted = self.counted()
         return {key: sum(getattr(b, key) for b in counted)
                 for key in ("rows_in", "rows_scored", "rows_quarantined", "rows_warned")}
+
+    def by_rule(self) -> dict[str, int]:
+        """Rows failing each rule, over the batches this run wrote."""
+        counts: dict[str, int] = {}
+        for batch in self.counted():
+            for rule, count in batch.by_rule.items():
+                counts[rule] = counts.get(rule, 0) + count
+        return counts
 
 
 def _pin(catalog: Catalog, report: Report) -> tuple[str, str]:
@@ -211,14 +222,10 @@ def _first_line(exc: BaseException) -> str:
 
 def _update_drift(ctx: BatchContext, run: RunSummary) -> None:
     """The run's drift so far (after every batch, so a killed or endless run keeps it)."""
+    from catalog.scoring import model as model_io
+
     if ctx.drift is not None and run.setup is not None:
-        run.drift = ctx.drift.report(_drift_settings(run.setup)).to_json()
-
-
-def _drift_settings(setup: ScoringSetup) -> Any:
-    from catalog.scoring.drift import DriftSettings
-
-    return DriftSettings.from_mapping(setup.drift.model_dump(exclude={"baseline", "max_rows"}))
+        run.drift = ctx.drift.report(model_io.drift_settings(run.setup)).to_json()
 
 
 def _context(catalog: Catalog, session: Any, setup: ScoringSetup, run: RunSummary, say: Say) -> BatchContext:

@@ -25,7 +25,7 @@ from catalog.scoring.deployment import ScoringError, ScoringSetup
 if TYPE_CHECKING:
     from catalog.scoring.drift import DriftAccumulator
 
-__all__ = ["LoadedModel", "drift_accumulator", "load"]
+__all__ = ["LoadedModel", "drift_accumulator", "drift_settings", "load"]
 
 #: MLflow signature output types -> the Spark type spark_udf returns.
 _RESULT_TYPES = {"double": "double", "float": "float", "long": "long", "integer": "int", "string": "string",
@@ -91,11 +91,18 @@ def _baseline_frame(spark: Any, setup: ScoringSetup) -> Any:
     return read_sample(source, rows=setup.drift.max_rows, base_dir=base).frame
 
 
+def drift_settings(setup: ScoringSetup) -> Any:
+    """The deployment's ``drift:`` of lineage.yml as the drift module's settings."""
+    from catalog.scoring.drift import DriftSettings
+
+    return DriftSettings.from_mapping(setup.drift.model_dump(exclude={"baseline", "max_rows"}))
+
+
 def drift_accumulator(spark: Any, setup: ScoringSetup, model: LoadedModel, say: Callable[[str], None]
                       ) -> DriftAccumulator | None:
     """The run's drift accumulator over the baseline, or None (said why) when there is none."""
     from catalog.errors import CatalogError
-    from catalog.scoring.drift import Baseline, DriftAccumulator, DriftSettings
+    from catalog.scoring.drift import Baseline, DriftAccumulator
 
     if setup.baseline is None:
         say("drift: off (no drift.baseline and the model declares no training dataset)")
@@ -117,8 +124,7 @@ def drift_accumulator(spark: Any, setup: ScoringSetup, model: LoadedModel, say: 
             predictions = model.pyfunc().predict(frame[list(model.inputs)])
         except Exception as exc:  # the model's own error on its training data: report, measure features only
             say(f"drift: no prediction baseline, the model failed on {setup.baseline_key}: {exc}")
-    settings = DriftSettings(bins=setup.drift.bins)
-    baseline = Baseline.from_frame(frame, features, predictions=_values(predictions), settings=settings)
+    baseline = Baseline.from_frame(frame, features, predictions=_values(predictions), settings=drift_settings(setup))
     say(f"drift: against {setup.baseline_key} ({baseline.rows} rows)")
     return DriftAccumulator(baseline)
 

@@ -49,15 +49,6 @@ def _table(location: Any, cluster: str, role: str, deployment: str) -> Entity:
 KEPT_BATCHES = 100
 
 
-def _by_rule(run: RunSummary) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for batch in run.batches:
-        if batch.status in ("written", "empty"):
-            for rule, count in batch.by_rule.items():
-                counts[rule] = counts.get(rule, 0) + count
-    return counts
-
-
 def _attributes(run: RunSummary) -> dict[str, Any]:
     totals = run.totals()
     return {
@@ -78,7 +69,7 @@ def _attributes(run: RunSummary) -> dict[str, Any]:
         "endTime": run.ended or None,
         "checkResults": json.dumps({"gate": run.gate, "batches": [b.to_json() for b in run.batches[-KEPT_BATCHES:]],
                                     "batchesOmitted": max(0, len(run.batches) - KEPT_BATCHES),
-                                    "byRule": _by_rule(run), "error": run.error or None},
+                                    "byRule": run.by_rule(), "error": run.error or None},
                                    sort_keys=True, allow_nan=False, default=str),
         "drift": json.dumps(run.drift, sort_keys=True, allow_nan=False) if run.drift is not None else None,
         "userName": "",
