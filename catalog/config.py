@@ -33,11 +33,21 @@ def _str(value: str) -> str:
 
 
 #: Settings that take one of a few words, and those words.
-CHOICES: dict[str, tuple[str, ...]] = {"read_access": ("open", "authenticated")}
+CHOICES: dict[str, tuple[str, ...]] = {
+    "read_access": ("open", "authenticated"),
+    "atlas_auth": ("basic", "kerberos", "none"),
+    "atlas_tls_verify": ("true", "false"),
+    "atlas_push": ("entities", "messages", "both"),
+    "atlas_create_tables": ("false", "true"),
+}
 
 
 #: Int settings with a lower bound, and the bound.
-_AT_LEAST: dict[str, int] = {"hook_window_seconds": 1, "hook_poll_seconds": 1, "reconcile_interval_seconds": 0}
+_AT_LEAST: dict[str, int] = {
+    "hook_window_seconds": 1, "hook_poll_seconds": 1, "reconcile_interval_seconds": 0,
+    "atlas_connect_timeout_seconds": 1, "atlas_read_timeout_seconds": 1, "atlas_batch_size": 1,
+    "atlas_push_interval_seconds": 1,
+}
 
 
 def _not_one_of(what: str, value: Any, allowed: tuple[str, ...]) -> str:
@@ -54,6 +64,8 @@ class Settings:
     cluster: str = "cm"
     lineage_file: str = "lineage.yml"
     user: str = ""
+    #: a real Atlas to push to (``http(s)://host:21000``); "" = the embedded Atlas API only.
+    #: The ``atlas_*`` settings below apply only when it is set (docs/atlas.md)
     atlas_url: str = ""
     lineage_max_depth: int = 50
     max_lineage_file_bytes: int = 1_048_576
@@ -71,6 +83,23 @@ class Settings:
     #: Spark's warehouse folder (``spark.sql.warehouse.dir``) for the scoring job: where a
     #: hive_table of lineage.yml that Spark's catalog does not know is read from; "" keeps Spark's
     spark_warehouse: str = ""
+    atlas_user: str = ""
+    atlas_password: str = field(default="", repr=False)
+    #: ``basic`` (user and password; no user: no credentials), ``kerberos`` (an optional extra) or ``none``
+    atlas_auth: str = "basic"
+    atlas_tls_verify: str = "true"
+    #: a CA bundle (PEM) to verify Atlas's certificate with, instead of the system's
+    atlas_ca_bundle: str = ""
+    atlas_connect_timeout_seconds: int = 5
+    atlas_read_timeout_seconds: int = 60
+    #: entities per ``entity/bulk`` request (and per hook-message batch)
+    atlas_batch_size: int = 500
+    #: what is pushed: ``entities`` (``entity/bulk``), ``messages`` (HookNotification V2) or ``both``
+    atlas_push: str = "entities"
+    #: create tables Atlas does not have (else they are reported and their dependents wait)
+    atlas_create_tables: str = "false"
+    #: how often ``catalog serve`` drains the outbox
+    atlas_push_interval_seconds: int = 2
 
     def __post_init__(self) -> None:
         for name, allowed in CHOICES.items():

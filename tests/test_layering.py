@@ -87,7 +87,7 @@ def _parsed() -> Iterator[tuple[Path, ast.AST]]:
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("catalog.errors", "catalog.canonical", "catalog.model", "catalog.naming", "catalog.config"),
     ("catalog.types",),
-    ("catalog.atlas",),  # catalog.atlas.json; the push to a real Atlas will sit above the store
+    ("catalog.atlas",),  # catalog.atlas.json, Atlas's JSON; catalog.atlas.client, its HTTP client
     ("catalog.db", "catalog.migrations", "catalog.store"),
     ("catalog.refs", "catalog.users"),
     ("catalog.lineage_file", "catalog.mlflow_source"),
@@ -96,6 +96,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("catalog.compliance",),
     ("catalog.scoring",),  # governed Spark scoring: schema gate, row checks, sinks, drift, the run's record
     ("catalog.intake",),  # the MLflow hook: verification, queue, worker (calls the gate and the ingest), reconciler
+    ("catalog.push",),  # the push to a real Atlas: typedef bootstrap, outbox drain, hook messages out
     ("catalog.service",),
     ("catalog.cli",),
 )
@@ -107,7 +108,7 @@ HEAVY = {
     "pyspark": ("catalog.scoring",),
     "great_expectations": ("catalog.compliance", "catalog.scoring"),
     "deltalake": ("catalog.scoring",),
-    "requests": ("catalog.mlflow_source",),  # MLflow's own HTTP client, for its timeouts
+    "requests": ("catalog.mlflow_source", "catalog.atlas"),  # MLflow's HTTP client; the Atlas push's (docs/atlas.md)
     "httpx": (),
     "urllib3": (),
     "sklearn": (),

@@ -108,6 +108,29 @@ def run_gunicorn(settings: Settings, sock: socket.socket, *, workers: int, threa
     Catalog(prog="catalog serve").run()
 
 
+def start_push(settings: Settings) -> Any:
+    """The push to a real Atlas when ``CATALOG_ATLAS_URL`` is set (docs/atlas.md): its stop function, else None.
+
+    The loop has a catalog of its own (its own store connections), started in this process
+    only: with ``--workers`` the gunicorn master pushes, not each worker.
+    """
+    if not settings.atlas_url:
+        click.echo("Atlas: embedded only (Atlas's v2 API at /api/atlas/v2); set CATALOG_ATLAS_URL to push to a real one")
+        return None
+    from catalog.push import PushLoop
+    from catalog.service import Catalog
+
+    catalog = Catalog(settings)
+    loop = PushLoop(catalog).start()
+    click.echo(f"Atlas: pushing to {redact_uri(settings.atlas_url)} (CATALOG_ATLAS_PUSH={settings.atlas_push}, "
+               f"every {settings.atlas_push_interval_seconds} s); see catalog atlas status")
+
+    def stop() -> None:
+        loop.stop()
+        catalog.close()
+    return stop
+
+
 def _echo_serving(settings: Settings, host: str, port: int) -> None:
     store = redact_uri(settings.database_url)
     click.echo(f"serving the catalog ({store}) on http://{host}:{port}/ (Ctrl-C to stop)")
@@ -164,11 +187,14 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
         _cannot_listen(ctx, bind_host, bind_port, exc)
     stop_hook = start_background(app)  # the MLflow hook's worker and reconciler (docs/hook.md)
     _echo_serving(settings, bind_host, server.server_port)
+    stop_push = start_push(settings)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
+        if stop_push is not None:
+            stop_push()
         stop_hook()
         server.server_close()
         app.extensions["catalog"].close()
@@ -181,4 +207,9 @@ def _serve_gunicorn(ctx: click.Context, settings: Settings, host: str, port: int
     except OSError as exc:
         _cannot_listen(ctx, host, port, exc)
     _echo_serving(settings, host, sock.getsockname()[1])
-    run_gunicorn(settings, sock, workers=workers, threads=threads)
+    stop_push = start_push(settings)
+    try:
+        run_gunicorn(settings, sock, workers=workers, threads=threads)
+    finally:
+        if stop_push is not None:
+            stop_push()

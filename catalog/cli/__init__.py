@@ -364,9 +364,9 @@ def _load_plugins(group: click.Group) -> None:
 
 def _add_library_commands(group: click.Group) -> None:
     """The command groups of the library that live in modules of their own (docs/cli.md)."""
-    from catalog.cli import accounts, compliance, hook, score
+    from catalog.cli import accounts, atlas, compliance, hook, score
 
-    for command in (*accounts.COMMANDS, *compliance.COMMANDS, *hook.COMMANDS, *score.COMMANDS):
+    for command in (*accounts.COMMANDS, *compliance.COMMANDS, *hook.COMMANDS, *score.COMMANDS, *atlas.COMMANDS):
         group.add_command(command)
 
 

@@ -39,6 +39,9 @@ __all__ = [
     "WaiverSeenRow",
     "HookDeliveryRow",
     "HookJobRow",
+    "OutboxSinkRow",
+    "OutboxRow",
+    "PushedRow",
     "INPUT_EDGE",
     "OUTPUT_EDGE",
     "now_ms",
@@ -289,6 +292,64 @@ class HookJobRow(Base):
         Index("ix_hook_job_due", "status", "next_attempt_at"),
         Index("ix_hook_job_digest", "digest"),
     )
+
+
+class OutboxSinkRow(Base):
+    """Where committed changes are pushed (a real Atlas's REST API or its hook-message endpoint).
+
+    While a sink exists, every transaction that changes an entity writes one ``OutboxRow``
+    per sink (``catalog.store.outbox``). ``kind``: ``entities`` (``entity/bulk``) or
+    ``messages`` (HookNotification V2). ``target`` is the URL with its credentials masked.
+    """
+
+    __tablename__ = "outbox_sink"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    target: Mapped[str] = mapped_column(String(2048))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    last_push_at: Mapped[int] = mapped_column(BigInteger)
+    last_error: Mapped[str] = mapped_column(Text)
+    last_error_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class OutboxRow(Base):
+    """One committed change of one entity, due to one sink, until the sink acknowledged it.
+
+    ``status``: ``pending`` (due at ``next_attempt_at``) or ``parked`` (the sink rejected the
+    entity; ``message`` holds its answer). An acknowledged row is deleted. Rows name the
+    entity by guid and by (type, qualifiedName), so a delete can still be pushed after a purge.
+    """
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    sink: Mapped[str] = mapped_column(String(64))
+    entity_guid: Mapped[str] = mapped_column(String(36))
+    type_name: Mapped[str] = mapped_column(String(255))
+    qualified_name: Mapped[str] = mapped_column(String(2048))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[int] = mapped_column(BigInteger)
+    message: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (
+        Index("ix_outbox_due", "sink", "status", "next_attempt_at"),
+        Index("ix_outbox_entity", "sink", "entity_guid"),
+    )
+
+
+class PushedRow(Base):
+    """What a sink last acknowledged for an entity: the sink's guid for it and the digest of the body sent."""
+
+    __tablename__ = "outbox_pushed"
+
+    sink: Mapped[str] = mapped_column(String(64), primary_key=True)
+    entity_guid: Mapped[str] = mapped_column(String(36), primary_key=True)
+    remote_guid: Mapped[str] = mapped_column(String(64))
+    body_hash: Mapped[str] = mapped_column(String(64))
+    pushed_at: Mapped[int] = mapped_column(BigInteger)
 
 
 def now_ms() -> int:

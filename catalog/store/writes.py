@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from catalog.canonical import canonical_json, chunks
 from catalog.model import ACTIVE, DELETED, Finding, SourceBatch
+from catalog.store import outbox
 from catalog.store.graph import recompute_propagation
 from catalog.store.plan import EDGE_COLUMNS, ENTITY_COLUMNS, WritePlan, plan_upsert
 from catalog.store.schema import (
@@ -116,6 +117,8 @@ def apply_plan(session: Session, plan: WritePlan, *, recompute_tags: bool = True
         (at, user, source, c.action, c.guid, c.type_name, c.qualified_name, c.detail_json or canonical_json(c.detail))
         for c in plan.changes
     ])
+    if plan.changes:  # the push's duty, committed with the change (no rows while no sink is registered)
+        outbox.enqueue(session, ((c.guid, c.type_name, c.qualified_name) for c in plan.changes), at=at)
     result = IngestResult(
         created=plan.created, updated=plan.updated, unchanged_guids=list(plan.unchanged),
         findings=list(plan.findings), lineage_changed=plan.lineage_changed,
@@ -179,6 +182,7 @@ def delete_entity(session: Session, guid: str, *, user: str, source: str, at: in
     # same content counts as a change (not skipped, not unchanged) and reactivates the entity.
     row.content_hash = "deleted:" + row.content_hash[:56]
     row.incoming_hash = ""
+    outbox.enqueue(session, [(guid, row.type_name, row.qualified_name)], at=at)
     session.flush()
     recompute_propagation(session, user=user, source=source, at=at)
     return True

@@ -108,6 +108,24 @@ def entities_bulk():
     return jsonify({"entities": bodies, "referredEntities": referred})
 
 
+@bp.get("/entity/bulk/uniqueAttribute/type/<type_name>", strict_slashes=False)
+def entities_bulk_by_unique(type_name: str):
+    """``GET entity/bulk/uniqueAttribute/type/{type}?attr_0:qualifiedName=...``: those that exist (others are left out)."""
+    names = [text_param(k, v) or "" for k, v in request.args.items(multi=True)
+             if k.startswith("attr_") and k.endswith(":qualifiedName")]
+    if not names:
+        raise ApiError(400, BAD_REQUEST, "query parameters 'attr_<n>:qualifiedName' are required (one or more)")
+    if len(names) > _MAX_GUIDS:
+        raise ApiError(400, BAD_REQUEST, f"at most {_MAX_GUIDS} unique attributes per request, got {len(names)}")
+    catalog = catalog_of_app()
+    with catalog.session() as session:
+        guids = [EntityRef(type_name, n).guid for n in dict.fromkeys(names)]
+        found = store.get_entities(session, guids)
+        bodies, referred = entities_json(session, [found[g] for g in guids if g in found],
+                                         catalog.typedefs.current(session), **_read_options())
+    return jsonify({"entities": bodies, "referredEntities": referred})
+
+
 @bp.get("/entity/<guid>/audit", strict_slashes=False)
 def entity_audit(guid: str):
     """``GET entity/{guid}/audit?count=N``: EntityAuditEventV2 list, newest first."""

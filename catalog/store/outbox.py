@@ -1,0 +1,204 @@
+"""The transactional outbox: committed entity changes waiting for a push target (a sink).
+
+While a sink is registered, ``enqueue`` (called by ``writes.apply_plan`` and
+``writes.delete_entity``, in the writer's own transaction) adds one row per changed
+entity and sink, so a change is committed together with its duty to be pushed or not at
+all. The pusher (``catalog.push``) reads the rows due, sends the entities' *current*
+state (several rows of one entity collapse into one push), and deletes the rows it sent
+once the sink acknowledged them; a row written meanwhile stays and is pushed next time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, insert, literal, select, update
+from sqlalchemy.orm import Session
+
+from catalog.canonical import chunks
+from catalog.model import ACTIVE
+from catalog.store.schema import EntityRow, OutboxRow, OutboxSinkRow, PushedRow, bulk_insert_values, now_ms
+
+__all__ = [
+    "PENDING", "PARKED", "SinkState", "Due", "register_sink", "sinks", "enqueue", "enqueue_all", "due", "acknowledge",
+    "park", "retry_later", "unpark", "pending_among", "pushed", "record_pushed", "forget_pushed", "sink_state", "note_error", "note_push",
+]
+
+PENDING, PARKED = "pending", "parked"
+_ROW_COLUMNS = ("sink", "entity_guid", "type_name", "qualified_name", "created_at", "status", "attempts",
+                "next_attempt_at", "message")
+
+
+@dataclass(frozen=True, slots=True)
+class Due:
+    """The rows of one entity due to a sink: ``last_id`` is the newest (rows up to it are acknowledged together)."""
+
+    guid: str
+    type_name: str
+    qualified_name: str
+    last_id: int
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class SinkState:
+    name: str
+    kind: str
+    target: str
+    pending: int
+    parked: int
+    oldest_pending_at: int | None
+    last_push_at: int
+    last_error: str
+    last_error_at: int
+    parked_messages: tuple[tuple[str, str, str], ...]  # (type, qualifiedName, message), a few
+
+
+def sinks(session: Session) -> list[str]:
+    return list(session.scalars(select(OutboxSinkRow.name).order_by(OutboxSinkRow.name)))
+
+
+def register_sink(session: Session, name: str, kind: str, target: str, *, at: int | None = None) -> bool:
+    """Make ``name`` a sink (True if it is new: then every active entity is enqueued for it)."""
+    at = now_ms() if at is None else at
+    row = session.get(OutboxSinkRow, name)
+    if row is not None:
+        row.kind, row.target = kind, target
+        return False
+    session.add(OutboxSinkRow(name=name, kind=kind, target=target, created_at=at, last_push_at=0, last_error="",
+                              last_error_at=0))
+    session.flush()
+    enqueue_all(session, name, at=at)
+    return True
+
+
+def enqueue(session: Session, changed: Iterable[tuple[str, str, str]], *, at: int | None = None) -> int:
+    """One row per (guid, type, qualifiedName) in ``changed`` and per sink; none when there is no sink."""
+    names = sinks(session)
+    if not names:
+        return 0
+    at = now_ms() if at is None else at
+    changed = list(changed)
+    values = [(s, g, t, q, at, PENDING, 0, 0, "") for s in names for g, t, q in changed]
+    bulk_insert_values(session, OutboxRow.__table__, _ROW_COLUMNS, values)
+    return len(values)
+
+
+def enqueue_all(session: Session, sink: str, *, at: int | None = None) -> int:
+    """Every active entity, for ``sink`` (a new sink, or ``catalog sync --full``), in one INSERT ... SELECT."""
+    at = now_ms() if at is None else at
+    source = select(
+        literal(sink), EntityRow.guid, EntityRow.type_name, EntityRow.qualified_name, literal(at), literal(PENDING),
+        literal(0), literal(0), literal(""),
+    ).where(EntityRow.status == ACTIVE)
+    result = session.execute(insert(OutboxRow).from_select(list(_ROW_COLUMNS), source))
+    return result.rowcount or 0
+
+
+def due(session: Session, sink: str, *, limit: int, at: int | None = None) -> list[Due]:
+    """Up to ``limit`` entities with pending rows due now, oldest change first."""
+    at = now_ms() if at is None else at
+    query = (
+        select(OutboxRow.entity_guid, func.min(OutboxRow.type_name), func.min(OutboxRow.qualified_name),
+               func.max(OutboxRow.id), func.max(OutboxRow.attempts), func.min(OutboxRow.id))
+        .where(OutboxRow.sink == sink, OutboxRow.status == PENDING, OutboxRow.next_attempt_at <= at)
+        .group_by(OutboxRow.entity_guid)
+        .order_by(func.min(OutboxRow.id))
+        .limit(limit)
+    )
+    return [Due(g, t, q, last, attempts) for g, t, q, last, attempts, _first in session.execute(query)]
+
+
+def acknowledge(session: Session, sink: str, done: Sequence[Due]) -> None:
+    """Delete the rows the sink took: each entity's rows up to the ``last_id`` that was read."""
+    table = OutboxRow.__table__
+    for item in done:
+        session.execute(delete(table).where(table.c.sink == sink, table.c.entity_guid == item.guid,
+                                            table.c.id <= item.last_id))
+
+
+def park(session: Session, sink: str, item: Due, message: str) -> None:
+    """The sink rejected the entity: its rows wait (not retried) with the sink's answer; a new change retries."""
+    session.execute(update(OutboxRow).where(
+        OutboxRow.sink == sink, OutboxRow.entity_guid == item.guid, OutboxRow.id <= item.last_id,
+        OutboxRow.status == PENDING,
+    ).values(status=PARKED, message=message[:4000]))
+
+
+def retry_later(session: Session, sink: str, items: Sequence[Due], *, delay_ms: int, message: str,
+                at: int | None = None) -> None:
+    """Leave ``items`` pending, due again after ``delay_ms``, with ``message`` saying why."""
+    at = now_ms() if at is None else at
+    for item in items:
+        session.execute(update(OutboxRow).where(
+            OutboxRow.sink == sink, OutboxRow.entity_guid == item.guid, OutboxRow.id <= item.last_id,
+            OutboxRow.status == PENDING,
+        ).values(attempts=OutboxRow.attempts + 1, next_attempt_at=at + delay_ms, message=message[:4000]))
+
+
+def unpark(session: Session, sink: str) -> int:
+    """Every parked row of ``sink`` pending again (``catalog sync --full``)."""
+    result = session.execute(update(OutboxRow).where(OutboxRow.sink == sink, OutboxRow.status == PARKED)
+                             .values(status=PENDING, next_attempt_at=0, message=""))
+    return result.rowcount or 0
+
+
+def pending_among(session: Session, sink: str, guids: Sequence[str], *, at: int) -> dict[str, bool]:
+    """Those of ``guids`` with pending rows for ``sink``: guid -> whether one is due at ``at``."""
+    found: dict[str, bool] = {}
+    for chunk in chunks(list(guids)):
+        rows = session.execute(select(OutboxRow.entity_guid, func.min(OutboxRow.next_attempt_at)).where(
+            OutboxRow.sink == sink, OutboxRow.status == PENDING, OutboxRow.entity_guid.in_(chunk),
+        ).group_by(OutboxRow.entity_guid))
+        found.update((g, first <= at) for g, first in rows)
+    return found
+
+
+def pushed(session: Session, sink: str, guids: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """guid -> (the sink's guid, digest of the body it took) for the ``guids`` the sink has."""
+    found: dict[str, tuple[str, str]] = {}
+    for chunk in chunks(list(guids)):
+        rows = session.execute(select(PushedRow.entity_guid, PushedRow.remote_guid, PushedRow.body_hash)
+                               .where(PushedRow.sink == sink, PushedRow.entity_guid.in_(chunk)))
+        found.update((g, (r, h)) for g, r, h in rows)
+    return found
+
+
+def record_pushed(session: Session, sink: str, entries: Sequence[tuple[str, str, str]], *, at: int | None = None) -> None:
+    """Remember (guid, remote guid, body digest) the sink acknowledged, replacing what was there."""
+    at = now_ms() if at is None else at
+    forget_pushed(session, sink, [g for g, _r, _h in entries])
+    bulk_insert_values(session, PushedRow.__table__, ("sink", "entity_guid", "remote_guid", "body_hash", "pushed_at"),
+                       [(sink, g, r, h, at) for g, r, h in entries])
+
+
+def forget_pushed(session: Session, sink: str, guids: Sequence[str]) -> None:
+    for chunk in chunks(list(guids)):
+        session.execute(delete(PushedRow).where(PushedRow.sink == sink, PushedRow.entity_guid.in_(chunk)))
+
+
+def note_push(session: Session, sink: str, *, at: int | None = None) -> None:
+    session.execute(update(OutboxSinkRow).where(OutboxSinkRow.name == sink)
+                    .values(last_push_at=now_ms() if at is None else at))
+
+
+def note_error(session: Session, sink: str, message: str, *, at: int | None = None) -> None:
+    session.execute(update(OutboxSinkRow).where(OutboxSinkRow.name == sink)
+                    .values(last_error=message[:4000], last_error_at=now_ms() if at is None else at))
+
+
+def sink_state(session: Session, sink: str, *, parked_shown: int = 5) -> SinkState | None:
+    row = session.get(OutboxSinkRow, sink)
+    if row is None:
+        return None
+    counts = dict(session.execute(select(OutboxRow.status, func.count(func.distinct(OutboxRow.entity_guid)))
+                                  .where(OutboxRow.sink == sink).group_by(OutboxRow.status)).all())
+    oldest = session.scalar(select(func.min(OutboxRow.created_at))
+                            .where(OutboxRow.sink == sink, OutboxRow.status == PENDING))
+    parked = session.execute(select(OutboxRow.type_name, OutboxRow.qualified_name, OutboxRow.message)
+                             .where(OutboxRow.sink == sink, OutboxRow.status == PARKED)
+                             .group_by(OutboxRow.type_name, OutboxRow.qualified_name, OutboxRow.message)
+                             .limit(parked_shown)).all()
+    return SinkState(row.name, row.kind, row.target, int(counts.get(PENDING, 0)), int(counts.get(PARKED, 0)), oldest,
+                     row.last_push_at, row.last_error, row.last_error_at, tuple(tuple(p) for p in parked))
