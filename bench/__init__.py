@@ -52,6 +52,12 @@ def _hook(ctx: Any) -> list[str]:
     return hook.run(ctx)
 
 
+def _push(ctx: Any) -> list[str]:
+    from bench import push
+
+    return push.run(ctx)
+
+
 def _scoring(ctx: Any) -> list[str]:
     from bench import scoring
 
@@ -60,7 +66,7 @@ def _scoring(ctx: Any) -> list[str]:
 
 BENCHES: dict[str, Callable[[Any], list[str]]] = {"ingest": _ingest, "lineage": _lineage, "mlflow": _mlflow, "atlas_api": _atlas_api,
                                                   "atlas_search": _atlas_search, "compliance": _compliance, "hook": _hook,
-                                                  "scoring": _scoring}
+                                                  "push": _push, "scoring": _scoring}
 
 
 __all__ = ["BENCHES"]

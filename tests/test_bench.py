@@ -129,6 +129,18 @@ def test_hook_bench(capsys: pytest.CaptureFixture[str]) -> None:
     assert re.search(r"^RATIO hook-to-visible/direct-ingest = \d+\.\d+x \(target <= 3x, medians\)", out, re.MULTILINE)
 
 
+def test_push_bench(capsys: pytest.CaptureFixture[str]) -> None:
+    out = _run(capsys, "push")  # catalog sync into catalog serve --workers 1 on loopback, then the outbox's cost
+    assert re.search(r"^push 2,000 entities \(catalog sync\) +\d", out, re.MULTILINE)
+    assert "embedded ingest of the same entities" in out and re.search(r"re-sync, nothing changed .* 0 writes$", out,
+                                                                        re.MULTILINE)
+    assert re.search(r"^REQUESTS push per 1,000 entities = \d+\.\d\d \(target <= 2, \d+ for 2,000 entities, "
+                     r"typedef bootstrap apart\) (MET|MISSED)$", out, re.MULTILINE)
+    assert re.search(r"^RATIO push/embedded-ingest = \d+\.\d+x \(\d[\d,]* vs \d[\d,]* entities/s\)$", out, re.MULTILINE)
+    assert re.search(r"^RATIO ingest-with-outbox/ingest = \d+\.\d+x \(target <= 1\.15x, medians of 3\)", out,
+                     re.MULTILINE)
+
+
 def test_compliance_bench(capsys: pytest.CaptureFixture[str]) -> None:
     out = _run(capsys, "compliance")  # the check in process on the synthetic catalog, then against GX alone
     assert re.search(r"^check, graph rules \(data=False\) +20 ", out, re.MULTILINE)

@@ -73,8 +73,10 @@ def sync(settings: Settings, dry_run: bool, full: bool, as_json: bool) -> None:
                     "dry_run": dry_run})
     else:
         verb = "would create" if dry_run else "created"
+        names = plan.created + plan.updated
+        shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
         click.echo(f"typedefs: {verb} {len(plan.created)}, updated {len(plan.updated)}, {plan.unchanged} in sync"
-                   + (f" ({', '.join(plan.created + plan.updated)})" if plan.created or plan.updated else ""))
+                   + (f" ({shown})" if names else ""))
         if not report.summaries:
             click.echo("nothing queued yet: the first sync (without --dry-run) registers the push and queues every entity")
         for summary in report.summaries:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -43,6 +44,8 @@ SINKS = {"entities": {"atlas": ENTITIES}, "messages": {"atlas-messages": MESSAGE
          "both": {"atlas": ENTITIES, "atlas-messages": MESSAGES}}
 #: Service types whose entities Atlas's own hooks create: linked by unique attribute, never written.
 HOOK_OWNED_SERVICE_TYPES = frozenset({"hive"})
+#: Seconds between two typedef bootstraps of ``catalog serve``'s push loop.
+BOOTSTRAP_EVERY_S = 60.0
 
 
 class _Catalog(Sessions):  # what the push needs of ``catalog.service.Catalog``
@@ -201,18 +204,31 @@ class PushLoop:
     def _run(self) -> None:
         pushers: list[Pusher] | None = None
         interval = self.catalog.settings.atlas_push_interval_seconds
+        next_bootstrap = 0.0
         while not self._stopping.is_set():
             try:
-                if pushers is None:
+                if time.monotonic() >= next_bootstrap:  # typedefs added through the API reach Atlas too
                     bootstrap(self.client, _registry(self.catalog).to_typesdef())
+                    next_bootstrap = time.monotonic() + BOOTSTRAP_EVERY_S
+                if pushers is None:
                     pushers = open_sinks(self.catalog, self.client)
+                errors = []
                 for pusher in pushers:
                     summary = pusher.drain()
                     if summary.requests:
                         log.info("push: %s", summary.line())
-                    self.last_error = summary.error
+                    if summary.error:
+                        errors.append(summary.error)
+                self._note("; ".join(errors))
                 self.passes += 1
             except Exception as exc:  # the loop must outlive an Atlas or a store that is away
-                self.last_error = str(exc)
-                log.warning("push: %s", exc)
+                self._note(str(exc))
             self._stopping.wait(interval)
+
+    def _note(self, error: str) -> None:
+        """Log an error once, not at every pass while it lasts; and when it is over."""
+        if error and error != self.last_error:
+            log.warning("push: %s", error)
+        elif self.last_error and not error:
+            log.info("push: Atlas answers again")
+        self.last_error = error

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import delete, func, insert, literal, select, update
 from sqlalchemy.orm import Session
@@ -32,12 +33,16 @@ _ROW_COLUMNS = ("sink", "entity_guid", "type_name", "qualified_name", "created_a
 
 @dataclass(frozen=True, slots=True)
 class Due:
-    """The rows of one entity due to a sink: ``last_id`` is the newest (rows up to it are acknowledged together)."""
+    """The pending rows of one entity due to a sink, by id: exactly those are acknowledged, parked or delayed.
+
+    By id, not "up to the newest id": on PostgreSQL a row with a smaller id may commit after
+    a larger one was read, and must stay queued.
+    """
 
     guid: str
     type_name: str
     qualified_name: str
-    last_id: int
+    ids: tuple[int, ...]
     attempts: int
 
 
@@ -97,44 +102,47 @@ def enqueue_all(session: Session, sink: str, *, at: int | None = None) -> int:
 
 
 def due(session: Session, sink: str, *, limit: int, at: int | None = None) -> list[Due]:
-    """Up to ``limit`` entities with pending rows due now, oldest change first."""
+    """The entities of the (up to ``limit``) oldest pending rows due at ``at``, oldest change first."""
     at = now_ms() if at is None else at
-    query = (
-        select(OutboxRow.entity_guid, func.min(OutboxRow.type_name), func.min(OutboxRow.qualified_name),
-               func.max(OutboxRow.id), func.max(OutboxRow.attempts), func.min(OutboxRow.id))
+    rows = session.execute(
+        select(OutboxRow.id, OutboxRow.entity_guid, OutboxRow.type_name, OutboxRow.qualified_name, OutboxRow.attempts)
         .where(OutboxRow.sink == sink, OutboxRow.status == PENDING, OutboxRow.next_attempt_at <= at)
-        .group_by(OutboxRow.entity_guid)
-        .order_by(func.min(OutboxRow.id))
-        .limit(limit)
-    )
-    return [Due(g, t, q, last, attempts) for g, t, q, last, attempts, _first in session.execute(query)]
+        .order_by(OutboxRow.id).limit(limit)
+    ).all()
+    found: dict[str, list[Any]] = {}
+    for row_id, guid, type_name, qualified_name, attempts in rows:
+        entry = found.get(guid)
+        if entry is None:
+            found[guid] = [type_name, qualified_name, [row_id], attempts]
+        else:
+            entry[2].append(row_id)
+            entry[3] = max(entry[3], attempts)
+    return [Due(g, t, q, tuple(ids), a) for g, (t, q, ids, a) in found.items()]
+
+
+def _ids(items: Sequence[Due]) -> list[int]:
+    return [i for item in items for i in item.ids]
 
 
 def acknowledge(session: Session, sink: str, done: Sequence[Due]) -> None:
-    """Delete the rows the sink took: each entity's rows up to the ``last_id`` that was read."""
-    table = OutboxRow.__table__
-    for item in done:
-        session.execute(delete(table).where(table.c.sink == sink, table.c.entity_guid == item.guid,
-                                            table.c.id <= item.last_id))
+    """Delete the rows the sink took (those that were read, by id)."""
+    for chunk in chunks(_ids(done)):
+        session.execute(delete(OutboxRow).where(OutboxRow.id.in_(chunk)))
 
 
 def park(session: Session, sink: str, item: Due, message: str) -> None:
     """The sink rejected the entity: its rows wait (not retried) with the sink's answer; a new change retries."""
-    session.execute(update(OutboxRow).where(
-        OutboxRow.sink == sink, OutboxRow.entity_guid == item.guid, OutboxRow.id <= item.last_id,
-        OutboxRow.status == PENDING,
-    ).values(status=PARKED, message=message[:4000]))
+    session.execute(update(OutboxRow).where(OutboxRow.id.in_(item.ids), OutboxRow.status == PENDING)
+                    .values(status=PARKED, message=message[:4000]))
 
 
 def retry_later(session: Session, sink: str, items: Sequence[Due], *, delay_ms: int, message: str,
                 at: int | None = None) -> None:
     """Leave ``items`` pending, due again after ``delay_ms``, with ``message`` saying why."""
     at = now_ms() if at is None else at
-    for item in items:
-        session.execute(update(OutboxRow).where(
-            OutboxRow.sink == sink, OutboxRow.entity_guid == item.guid, OutboxRow.id <= item.last_id,
-            OutboxRow.status == PENDING,
-        ).values(attempts=OutboxRow.attempts + 1, next_attempt_at=at + delay_ms, message=message[:4000]))
+    for chunk in chunks(_ids(items)):
+        session.execute(update(OutboxRow).where(OutboxRow.id.in_(chunk), OutboxRow.status == PENDING).values(
+            attempts=OutboxRow.attempts + 1, next_attempt_at=at + delay_ms, message=message[:4000]))
 
 
 def unpark(session: Session, sink: str) -> int:
