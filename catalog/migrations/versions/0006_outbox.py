@@ -44,8 +44,7 @@ def upgrade() -> None:
         sa.Column("next_attempt_at", sa.BigInteger(), nullable=False),
         sa.Column("message", sa.Text(), nullable=False),
     )
-    op.create_index("ix_outbox_due", "outbox", ["sink", "status", "next_attempt_at"])
-    op.create_index("ix_outbox_entity", "outbox", ["sink", "entity_guid"])
+    op.create_index("ix_outbox_entity", "outbox", ["entity_guid"])
     op.create_table(
         "outbox_pushed",
         sa.Column("sink", sa.String(64), primary_key=True),
@@ -59,6 +58,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("outbox_pushed")
     op.drop_index("ix_outbox_entity", "outbox")
-    op.drop_index("ix_outbox_due", "outbox")
     op.drop_table("outbox")
     op.drop_table("outbox_sink")
