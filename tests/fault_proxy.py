@@ -4,7 +4,7 @@ Each new connection takes the next fault of the script (then ``pass``):
 
 - ``pass``: piped to the upstream server both ways;
 - ``drop``: closed as soon as it is accepted (the client sees the connection die);
-- ``503``: the request is read and answered ``503 Service Unavailable``;
+- ``503``: the request is read and answered ``503 Service Unavailable`` (``500``: ``500 Internal Server Error``);
 - ``stall``: the request is read and nothing is answered for ``stall_seconds``, then closed;
 - ``hold``: the request is forwarded and the upstream answers it (the change is made), but the
   answer is held back for ``stall_seconds`` (what a client killed mid-request leaves behind).
@@ -112,8 +112,10 @@ class FaultProxy:
             request = _read_request(conn)
             method, path = _first_line(request)
             self.requests.append((fault, method, path))
-            if fault == "503":
-                conn.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            if fault in ("503", "500"):
+                reason = b"Service Unavailable" if fault == "503" else b"Internal Server Error"
+                conn.sendall(b"HTTP/1.1 " + fault.encode() + b" " + reason +
+                             b"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
                 return
             if fault == "stall":
                 self._stopping.wait(self.stall_seconds)

@@ -272,6 +272,7 @@ def test_the_push_survives_dropped_connections_503s_and_stalls(tmp_path: Path, t
         proxy.clear()
         last = sync(catalog, client)
         assert last.complete
+        assert status(catalog, client)["sinks"][0]["last_error"] is None  # the error is over once a push got through
         assert target.snapshot() == snapshot(catalog)
         assert set(creates_per_entity(target.catalog).values()) == {1}
     finally:
@@ -501,7 +502,7 @@ def test_catalog_sync_and_atlas_status(tmp_path: Path, target: Target) -> None:
     runner = CliRunner()
     dry = runner.invoke(cli, ["sync", "--dry-run"], env=_env(catalog, target.url))
     assert dry.exit_code == 0, dry.output
-    assert "nothing queued yet: the first sync (without --dry-run) registers the push" in dry.output
+    assert "atlas: would send 8, deleted 0, unchanged 0, linked 1 tables" in dry.output  # 8 entities, the table linked
     assert target.snapshot() == {}
     done = runner.invoke(cli, ["sync"], env=_env(catalog, target.url))
     assert done.exit_code == 1, done.output  # a table Atlas lacks: reported, its reader waits
@@ -537,3 +538,92 @@ def test_catalog_serve_pushes_what_is_committed(tmp_path: Path, target: Target) 
 def test_a_secret_never_reaches_the_settings_repr() -> None:
     settings = Settings(atlas_url="http://a:1", atlas_user="u", atlas_password="s3cret-value")
     assert "s3cret-value" not in repr(settings) and "s3cret-value" not in repr(replace(settings))
+
+
+# -- what a review of the push found (each failed before its fix) ------------------------------------
+
+
+def test_a_deleted_table_of_the_hive_hook_is_never_deleted_in_atlas(tmp_path: Path, target: Target) -> None:
+    assert target.post("entity", {"entity": {"typeName": "hive_table", "attributes": {
+        "qualifiedName": "default.raw@cm", "name": "raw", "owner": "hive"}}}).status_code == 200
+    for push in ("entities", "messages"):
+        (tmp_path / push).mkdir()
+        catalog = source(tmp_path / push, target.url, atlas_push=push)
+        ingest(catalog, pipeline(1, hive=True))
+        assert sync(catalog, client_for(catalog.settings)).complete
+        with catalog.write_session() as session, session.begin():
+            store.delete_entity(session, EntityRef("hive_table", "default.raw@cm").guid, user="t", source="t")
+        report = sync(catalog, client_for(catalog.settings))
+        assert report.summaries[0].deleted == 0 and report.summaries[0].requests == 0
+        assert ("hive_table", "default.raw@cm") in target.snapshot(), push
+
+
+def test_entities_waiting_at_the_front_of_the_outbox_do_not_hold_back_the_rest(tmp_path: Path, target: Target) -> None:
+    from catalog.push import external_types, open_sinks
+
+    catalog = source(tmp_path, target.url)
+    ingest(catalog, pipeline(1, hive=True))  # the table and its reader wait: Atlas lacks the table
+    ingest(catalog, [Entity("ml_dataset", f"later-{i}@cm", {"name": f"later-{i}"}) for i in range(12)])
+    client = client_for(catalog.settings)
+    (pusher,) = open_sinks(catalog, client)
+    pusher.window = 3
+    assert external_types(catalog.registry) >= {"hive_table", "hive_db", "hive_column"}
+    summary = pusher.drain(now=True)
+    assert summary.missing == ["hive_table:default.raw@cm"] and summary.waiting == 1
+    assert summary.sent == 15  # 3 data sets of the pipeline, 12 later ones
+    assert all(("ml_dataset", f"later-{i}@cm") in target.snapshot() for i in range(12))
+
+
+def test_another_atlas_gets_everything_and_a_dropped_sink_stops_queueing(tmp_path: Path, target: Target) -> None:
+    catalog = source(tmp_path, target.url)
+    ingest(catalog, pipeline(2))
+    assert sync(catalog, client_for(catalog.settings)).summaries[0].sent == 6
+    with catalog_app(Settings(database_url=f"sqlite:///{tmp_path / 'second.db'}")) as app:
+        with app.extensions["catalog"].write_session() as session, session.begin():
+            users.add_user(session, *PUSHER, "admin")
+        with served(app, "second-atlas") as url:
+            moved = Catalog(replace(catalog.settings, atlas_url=url))
+            report = sync(moved, client_for(moved.settings))
+            assert report.summaries[0].sent == 6  # the new Atlas has nothing of what the old one took
+            assert len(snapshot(app.extensions["catalog"])) == 6
+    messages_only = Catalog(replace(catalog.settings, atlas_push="messages"))
+    sync(messages_only, client_for(messages_only.settings))
+    with messages_only.session() as session:
+        assert outbox.sinks(session) == ["atlas-messages"]
+    ingest(messages_only, [Entity("ml_dataset", "one-more@cm", {"name": "one-more"})])
+    assert pending(messages_only, "atlas") == 0 and pending(messages_only, "atlas-messages") == 1
+
+
+def test_one_pusher_per_sink_at_a_time(tmp_path: Path, target: Target) -> None:
+    from catalog.push import open_sinks
+
+    catalog = source(tmp_path, target.url)
+    ingest(catalog, pipeline(2))
+    (first,) = open_sinks(catalog, client_for(catalog.settings))
+    (second,) = open_sinks(catalog, client_for(catalog.settings))
+    with catalog.write_session() as session, session.begin():
+        assert outbox.lease(session, "atlas", first.owner, seconds=60)
+    busy = second.drain(now=True)
+    assert busy.error.startswith("another pusher is draining atlas") and busy.sent == 0
+    with catalog.write_session() as session, session.begin():
+        outbox.release(session, "atlas", first.owner)
+    assert second.drain(now=True).sent == 6
+
+
+def test_a_500_that_persists_is_an_entity_refused_not_an_atlas_away(tmp_path: Path, target: Target) -> None:
+    proxy = FaultProxy(int(target.url.rsplit(":", 1)[1]))
+    try:
+        catalog = source(tmp_path, proxy.url, atlas_batch_size=100)
+        ingest(catalog, pipeline(4))
+        proxy.script(["pass"] + ["500"] * FAST.attempts)  # the typedefs, then every try of the first request
+        report = sync(catalog, client_for(catalog.settings, retry=FAST))
+        (summary,) = report.summaries
+        assert summary.error == "" and summary.parked == [] and summary.sent == 10  # split, and both halves taken
+        assert target.snapshot() == snapshot(catalog)
+    finally:
+        proxy.close()
+
+
+def test_the_atlas_url_and_password_stay_out_of_reprs() -> None:
+    settings = Settings(atlas_url="https://svc:url-secret@atlas:21443", atlas_password="pw-secret")
+    assert "url-secret" not in repr(settings) and "pw-secret" not in repr(settings)

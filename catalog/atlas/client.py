@@ -38,7 +38,15 @@ class AtlasError(CatalogError):
 
 
 class AtlasUnavailable(AtlasError):
-    """Atlas could not be reached or kept failing after the retries (worth trying again later)."""
+    """Atlas could not be reached or kept failing after the retries (worth trying again later).
+
+    ``status``: the HTTP status of the last answer (None: no answer at all). A 500 that
+    persists is usually Atlas failing on one entity rather than Atlas being away.
+    """
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class AtlasRejected(AtlasError):
@@ -107,7 +115,8 @@ class AtlasClient:
         self.session = session or requests.Session()
         if auth is not None:
             self.session.auth = auth
-        self.session.verify = verify
+        #: passed on every request: a session's own ``verify`` loses to REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE
+        self.verify = verify
         self.timeout = (connect_timeout, read_timeout)
         self.retry = retry
         self.sleep = sleep
@@ -124,7 +133,7 @@ class AtlasClient:
         headers = {"Accept": "application/json"}
         if data is not None:
             headers["Content-Type"] = "application/json"
-        last = ""
+        last, status = "", None
         for attempt in range(self.retry.attempts):
             if attempt:
                 if self.on_retry is not None:
@@ -133,22 +142,24 @@ class AtlasClient:
             self.requests_sent += 1
             try:
                 answer = self.session.request(method, url, params=params, data=data, headers=headers,
-                                              timeout=self.timeout)
+                                              timeout=self.timeout, verify=self.verify)
             except requests.Timeout:
-                last = f"no answer within {self.timeout[1]:g} s"
+                last, status = f"no answer within {self.timeout[1]:g} s", None
                 continue
             except requests.ConnectionError as exc:
-                last = f"connection failed ({_reason(exc)})"
+                last, status = f"connection failed ({_reason(exc)})", None
                 continue
             if answer.status_code in ok:
                 return _json(answer)
             if answer.status_code in RETRY_STATUSES:
-                last = f"HTTP {answer.status_code}"
+                code, message = _atlas_error(answer)
+                last, status = f"HTTP {answer.status_code}" + (f" {code}: {message[:300]}" if code else ""), \
+                    answer.status_code
                 continue
             code, message = _atlas_error(answer)
             raise AtlasRejected(answer.status_code, code, message, f"{method} {path}")
         raise AtlasUnavailable(f"Atlas at {self.root} is unavailable: {method} {path}: {last} "
-                               f"(after {self.retry.attempts} attempts)")
+                               f"(after {self.retry.attempts} attempts)", status)
 
     # -- endpoints --------------------------------------------------------------------------
 
@@ -170,6 +181,11 @@ class AtlasClient:
 
     def delete_entities(self, guids: Sequence[str]) -> dict[str, Any]:
         return self.call("DELETE", "v2/entity/bulk", params=[("guid", g) for g in guids]) or {}
+
+    def delete_by_unique(self, type_name: str, qualified_name: str) -> dict[str, Any]:
+        """``DELETE entity/uniqueAttribute/type/{t}?attr:qualifiedName=`` (an entity whose Atlas guid is unknown)."""
+        return self.call("DELETE", f"v2/entity/uniqueAttribute/type/{quote(type_name, safe='')}",
+                         params={"attr:qualifiedName": qualified_name}) or {}
 
     def entities_by_unique(self, type_name: str, qualified_names: Sequence[str]) -> dict[str, Any]:
         """``GET entity/bulk/uniqueAttribute/type/{t}?attr_N:qualifiedName=``: those Atlas has."""

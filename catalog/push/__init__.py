@@ -93,10 +93,14 @@ def open_sinks(catalog: _Catalog, client: AtlasClient) -> list[Pusher]:
     """Register the sinks ``CATALOG_ATLAS_PUSH`` names (a new one gets every entity enqueued); their pushers."""
     settings = catalog.settings
     target = redact_uri(settings.atlas_url)
+    wanted = SINKS[settings.atlas_push]
     with catalog.write_session() as session, session.begin():
-        for name, kind in SINKS[settings.atlas_push].items():
+        for name in outbox.sinks(session):
+            if name not in wanted and outbox.drop_sink(session, name):  # CATALOG_ATLAS_PUSH no longer names it
+                log.info("push: sink %s dropped (CATALOG_ATLAS_PUSH=%s)", name, settings.atlas_push)
+        for name, kind in wanted.items():
             if outbox.register_sink(session, name, kind, target):
-                log.info("push: new sink %s (%s) at %s: every entity is enqueued", name, kind, target)
+                log.info("push: sink %s (%s) at %s: every entity is enqueued", name, kind, target)
     tables = external_types(_registry(catalog))
     return [Pusher(catalog, client, name=name, kind=kind, external_types=tables,
                    create_tables=settings.atlas_create_tables == "true", batch_size=settings.atlas_batch_size,
@@ -121,6 +125,8 @@ def sync(catalog: _Catalog, client: AtlasClient, *, full: bool = False, dry_run:
     plan = bootstrap(client, _registry(catalog).to_typesdef(), dry_run=dry_run)
     pushers = open_sinks(catalog, client) if not dry_run else _dry_pushers(catalog, client)
     report = SyncReport(plan)
+    if dry_run:
+        report.summaries.extend(_first_push(catalog))
     for pusher in pushers:
         if full and not dry_run:
             with catalog.write_session() as session, session.begin():
@@ -133,7 +139,7 @@ def sync(catalog: _Catalog, client: AtlasClient, *, full: bool = False, dry_run:
 
 
 def _dry_pushers(catalog: _Catalog, client: AtlasClient) -> list[Pusher]:
-    """A dry run registers nothing: the pushers of the sinks that exist (none yet: nothing is queued)."""
+    """A dry run registers nothing: the pushers of the sinks that exist."""
     settings = catalog.settings
     with catalog.session() as session:
         existing = set(outbox.sinks(session))
@@ -141,6 +147,24 @@ def _dry_pushers(catalog: _Catalog, client: AtlasClient) -> list[Pusher]:
     return [Pusher(catalog, client, name=name, kind=kind, external_types=tables,
                    create_tables=settings.atlas_create_tables == "true", batch_size=settings.atlas_batch_size)
             for name, kind in SINKS[settings.atlas_push].items() if name in existing]
+
+
+def _first_push(catalog: _Catalog) -> list[PushSummary]:
+    """What a first sync would send to sinks not registered yet: every active entity (a dry run's answer)."""
+    from sqlalchemy import func, select
+
+    from catalog.model import ACTIVE
+    from catalog.store.schema import EntityRow
+
+    settings = catalog.settings
+    tables = external_types(_registry(catalog))
+    with catalog.session() as session:
+        existing = set(outbox.sinks(session))
+        counts = dict(session.execute(select(EntityRow.type_name, func.count()).where(EntityRow.status == ACTIVE)
+                                      .group_by(EntityRow.type_name)).all())
+    hooks = 0 if settings.atlas_create_tables == "true" else sum(n for t, n in counts.items() if t in tables)
+    return [PushSummary(name, kind, sent=sum(counts.values()) - hooks, linked=hooks, dry_run=True)
+            for name, kind in SINKS[settings.atlas_push].items() if name not in existing]
 
 
 def _depth(catalog: _Catalog, sink: str) -> int:

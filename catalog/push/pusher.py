@@ -26,6 +26,9 @@ attribute), so nothing is duplicated either.
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -50,6 +53,8 @@ ENTITIES, MESSAGES = "entities", "messages"
 MISSING_RETRY_MS = 60_000
 _MAX_BACKOFF_MS = 300_000
 _FOREVER = 2 ** 62
+#: Seconds a drain's lease on its sink lasts unless renewed (after every window).
+LEASE_S = 120
 _LOOKUP_CHUNK = 100
 _DELETE_CHUNK = 100
 #: Statuses that say the request, not an entity in it, is wrong: no point splitting it.
@@ -108,50 +113,81 @@ class Pusher:
         self.batch_size = batch_size
         self.user = user
         self.window = window
+        self._group_of: dict[str, int] = {}
+        self._handled: set[str] = set()
+        #: who holds the sink's lease while draining: host, process and this pusher
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     # -- the loop ------------------------------------------------------------------------------
 
     def drain(self, *, full: bool = False, dry_run: bool = False, now: bool = False,
               progress: Callable[[int], None] | None = None) -> PushSummary:
-        """One pass over the rows due; ``now``: also those waiting out a backoff (a sync by hand)."""
+        """One pass over the rows due; ``now``: also those waiting out a backoff (a sync by hand).
+
+        Rows are read a window at a time in id order, each window after the last id read, so
+        rows left pending (waiting for a table, backing off) never hold back those behind
+        them. Entities that refer to entities of a later window are taken in a second round.
+        One pusher per sink at a time: the drain holds the sink's lease (``outbox.lease``).
+        """
         summary = PushSummary(self.name, self.kind, dry_run=dry_run)
         start_requests = self.client.requests_sent
-        handled: set[str] = set()
         started = _FOREVER if now else now_ms()
         window = 10 ** 9 if dry_run else self.window  # a dry run changes no row: it reads them all at once
+        if not dry_run and not self._lease():
+            summary.error = f"another pusher is draining {self.name} (its lease runs out within {LEASE_S} s)"
+            return summary
         try:
-            while True:
-                with self.sessions.session() as session:
-                    items = [i for i in outbox.due(session, self.name, limit=window, at=started)
-                             if i.guid not in handled]
-                    if not items:
-                        break
-                    current = store.get_entities(session, [i.guid for i in items])
-                    known = outbox.pushed(session, self.name, [i.guid for i in items])
-                before = summary.handled
-                deferred = self._window(items, current, known, summary, full=full, dry_run=dry_run, at=started)
-                handled.update(i.guid for i in items if i.guid not in deferred)
-                if progress is not None:
-                    progress(summary.handled - before)
-                if len(deferred) == len(items):
-                    break  # only entities waiting for others that never came: the next drain takes them
+            handled: set[str] = set()
+            self._handled = handled
+            for _round in range(2):
+                after, deferred_any = 0, False
+                while True:
+                    with self.sessions.session() as session:
+                        rows = outbox.due(session, self.name, limit=window, at=started, after_id=after)
+                        if not rows:
+                            break
+                        after = max(i for item in rows for i in item.ids)
+                        items = [i for i in rows if i.guid not in handled]
+                        if not items:
+                            continue
+                        current = store.get_entities(session, [i.guid for i in items])
+                        known = outbox.pushed(session, self.name, [i.guid for i in items])
+                    before = summary.handled
+                    deferred = self._window(items, current, known, summary, full=full, dry_run=dry_run, at=started)
+                    handled.update(i.guid for i in items if i.guid not in deferred)
+                    deferred_any = deferred_any or bool(deferred)
+                    if progress is not None:
+                        progress(summary.handled - before)
+                    if not dry_run:
+                        self._lease()
+                if not deferred_any or dry_run:
+                    break
         except _Stop as stop:
             summary.error = str(stop)
         finally:
             summary.requests = self.client.requests_sent - start_requests
-        if not dry_run:
-            with self.sessions.write_session() as session, session.begin():
-                if summary.error:
-                    outbox.note_error(session, self.name, summary.error)
-                elif summary.requests:
-                    outbox.note_push(session, self.name)
+            if not dry_run:
+                with self.sessions.write_session() as session, session.begin():
+                    if summary.error:
+                        outbox.note_error(session, self.name, summary.error)
+                    elif summary.requests:
+                        outbox.note_push(session, self.name)
+                    outbox.release(session, self.name, self.owner)
         return summary
+
+    def _lease(self) -> bool:
+        with self.sessions.write_session() as session, session.begin():
+            return outbox.lease(session, self.name, self.owner, seconds=LEASE_S)
 
     def _window(self, items: list[Due], current: Mapping[str, StoredEntity], known: Mapping[str, tuple[str, str]],
                 summary: PushSummary, *, full: bool, dry_run: bool, at: int) -> set[str]:
         """Push one window; returns the guids left for a later window (they refer to pending entities outside it)."""
         by_guid = {i.guid: i for i in items}
-        deletes = [i for i in items if i.guid not in current or current[i.guid].status == DELETED]
+        gone = [i for i in items if i.guid not in current or current[i.guid].status == DELETED]
+        hooks_own = [i for i in gone if i.type_name in self.external and not self.create_tables]
+        if hooks_own and not dry_run:  # a table of Atlas's Hive hook is the hook's to delete, never ours
+            self._ack(hooks_own, [], forget=True)
+        deletes = [i for i in gone if i not in hooks_own]
         live = [current[i.guid] for i in items if i.guid in current and current[i.guid].status != DELETED]
         tables = [e for e in live if e.type_name in self.external and not self.create_tables]
         rest = [outgoing(e) for e in live if not (e.type_name in self.external and not self.create_tables)]
@@ -167,7 +203,9 @@ class Pusher:
         blocked = {*missing, *unknown, *delayed}
         send, waiting, deferred = [], {}, set()
         held: set[EntityRef] = set()
-        for group in send_order(changed):
+        groups = send_order(changed)
+        self._group_of = {o.guid: n for n, group in enumerate(groups) for o in group}
+        for group in groups:
             if any(r in later or r.guid in deferred for o in group for r in o.refers_to):
                 deferred.update(o.guid for o in group)
                 continue
@@ -199,8 +237,9 @@ class Pusher:
             return set(), set()
         with self.sessions.session() as session:
             pending = outbox.pending_among(session, self.name, [r.guid for r in outside], at=at)
-        return ({r for r in outside if pending.get(r.guid) is True},
-                {r for r in outside if pending.get(r.guid) is False})
+        # pending and taken by this drain already: left pending (waiting, backing off), so due later
+        return ({r for r in outside if pending.get(r.guid) is True and r.guid not in self._handled},
+                {r for r in outside if pending.get(r.guid) is False or (r.guid in pending and r.guid in self._handled)})
 
     # -- tables Atlas's hooks own --------------------------------------------------------------
 
@@ -222,7 +261,15 @@ class Pusher:
         for type_name, group in sorted(by_type.items()):
             for start in range(0, len(group), _LOOKUP_CHUNK):
                 chunk = group[start:start + _LOOKUP_CHUNK]
-                answer = self._call(lambda: self.client.entities_by_unique(type_name, [t.qualified_name for t in chunk]))
+                try:
+                    answer = self._call(lambda: self.client.entities_by_unique(type_name,
+                                                                               [t.qualified_name for t in chunk]))
+                except AtlasRejected as exc:  # Atlas cannot look these up (no such type there, say)
+                    if not dry_run:
+                        for table in chunk:
+                            self._park(by_guid[table.guid], EntityRef(table.type_name, table.qualified_name), exc,
+                                       summary)
+                    continue
                 have = {}
                 for body in answer.get("entities") or ():
                     name = (body.get("attributes") or {}).get("qualifiedName")
@@ -263,6 +310,8 @@ class Pusher:
         try:
             return fn()
         except AtlasUnavailable as exc:
+            if exc.status == 500:  # a 500 that persists through the retries: Atlas failing on what was sent
+                raise AtlasRejected(500, "", str(exc), "") from None
             raise _Stop(str(exc)) from None
         except AtlasRejected as exc:
             if exc.status in _NOT_ENTITY_SPECIFIC:
@@ -277,15 +326,24 @@ class Pusher:
             self._later([by_guid[o.guid] for o in request])
             raise
         except AtlasRejected as exc:
-            if len(request) == 1:
-                self._park(by_guid[request[0].guid], request[0].key, exc, summary)
+            cut = self._split_point(request)
+            if cut is None:  # one entity, or entities referring to each other: Atlas refuses them together
+                for o in request:
+                    self._park(by_guid[o.guid], o.key, exc, summary)
                 return
-            half = len(request) // 2
-            self._send(request[:half], by_guid, known, summary)
-            self._send(request[half:], by_guid, known, summary)
+            self._send(request[:cut], by_guid, known, summary)
+            self._send(request[cut:], by_guid, known, summary)
             return
         self._ack([by_guid[o.guid] for o in request], [(o.guid, remote.get(o.guid, ""), o.digest) for o in request])
         summary.sent += len(request)
+
+    def _split_point(self, request: list[Outgoing]) -> int | None:
+        """Where to halve a refused request: the group boundary nearest its middle (None: one group)."""
+        bounds = [i for i in range(1, len(request))
+                  if self._group_of.get(request[i].guid) != self._group_of.get(request[i - 1].guid)]
+        if not bounds:
+            return None
+        return min(bounds, key=lambda i: abs(i - len(request) / 2))
 
     def _post(self, request: list[Outgoing], known: Mapping[str, tuple[str, str]]) -> dict[str, str]:
         """Send one request; our guid -> Atlas's guid (what it told us)."""
@@ -315,9 +373,9 @@ class Pusher:
                 *, dry_run: bool) -> None:
         if self.kind == MESSAGES:
             targets = list(deletes)
-        else:
-            targets = [d for d in deletes if known.get(d.guid, ("", ""))[0]]
-            never = [d for d in deletes if not known.get(d.guid, ("", ""))[0]]
+        else:  # never pushed: nothing to delete in Atlas
+            targets = [d for d in deletes if d.guid in known]
+            never = [d for d in deletes if d.guid not in known]
             if never and not dry_run:
                 self._ack(never, [], forget=True)
         if dry_run:
@@ -333,7 +391,12 @@ class Pusher:
                 text = messages.envelope(messages.delete_message(self.user, keys), created_by=self.user, at=now_ms())
                 self._call(lambda: self.client.post_messages([text]))
             else:
-                self._call(lambda: self.client.delete_entities([known[d.guid][0] for d in chunk]))
+                by_guid = [d for d in chunk if known[d.guid][0]]
+                if by_guid:
+                    self._call(lambda: self.client.delete_entities([known[d.guid][0] for d in by_guid]))
+                for d in chunk:  # pushed, but Atlas named no guid for it: by unique attribute
+                    if not known[d.guid][0]:
+                        self._call(lambda d=d: self.client.delete_by_unique(d.type_name, d.qualified_name))
         except _Stop:
             self._later(chunk)
             raise

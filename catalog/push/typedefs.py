@@ -3,8 +3,7 @@
 Compared by name with what Atlas has (``GET types/typedefs``):
 
 - a type Atlas lacks is created (all of them in one ``POST types/typedefs``);
-- one of *ours* (service type ``ml_catalog`` or ``openlineage``, or one a user defined with no
-  service type) that differs from Atlas's copy is updated (one ``PUT``), when Atlas's copy
+- one of *ours* (service type ``ml_catalog`` or ``openlineage``) that differs from Atlas's copy is updated (one ``PUT``), when Atlas's copy
   is ours too;
 - a type Atlas ships (``atlas_core``, ``hive``, ``file_system``, ``ml``, ...) is never
   modified. Where Atlas's copy lacks an attribute we write, types it differently, has
@@ -52,7 +51,7 @@ class BootstrapPlan:
 
 
 def _ours(definition: Mapping[str, Any]) -> bool:
-    return (definition.get("serviceType") or "") in OWN_SERVICE_TYPES or not definition.get("serviceType")
+    return (definition.get("serviceType") or "") in OWN_SERVICE_TYPES
 
 
 def _shape(definition: Mapping[str, Any]) -> dict[str, Any]:
@@ -67,6 +66,9 @@ def _shape(definition: Mapping[str, Any]) -> dict[str, Any]:
     for end in ("endDef1", "endDef2"):
         if end in definition:
             shape[end] = {k: definition[end].get(k) for k in ("type", "name", "cardinality")}
+    for key in ("relationshipCategory", "propagateTags"):  # how Atlas links and propagates along it
+        if key in definition:
+            shape[key] = definition[key]
     return shape
 
 
@@ -88,6 +90,9 @@ def _incompatible(name: str, ours: Mapping[str, Any], theirs: Mapping[str, Any])
             problems.append(f"{name}.{attr}: Atlas's type has no such attribute (the catalog writes it)")
         elif found[0] != type_name:
             problems.append(f"{name}.{attr}: Atlas types it {found[0]}, the catalog writes {type_name}")
+    for key in ("relationshipCategory", "propagateTags"):
+        if key in mine and atlas.get(key, mine[key]) != mine[key]:
+            problems.append(f"{name}: Atlas's {key} is {atlas[key]}, the catalog's {mine[key]}")
     missing_values = sorted(set(mine.get("elements", ())) - set(atlas.get("elements", ())))
     if missing_values:
         problems.append(f"{name}: Atlas's enum lacks value(s) {', '.join(missing_values)}")

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, insert, literal, select, update
+from sqlalchemy import delete, func, insert, literal, select, text, update
 from sqlalchemy.orm import Session
 
 from catalog.canonical import chunks
@@ -22,7 +22,7 @@ from catalog.model import ACTIVE
 from catalog.store.schema import EntityRow, OutboxRow, OutboxSinkRow, PushedRow, bulk_insert_values, now_ms
 
 __all__ = [
-    "PENDING", "PARKED", "SinkState", "Due", "register_sink", "sinks", "enqueue", "enqueue_all", "due", "acknowledge",
+    "PENDING", "PARKED", "SinkState", "Due", "register_sink", "drop_sink", "lease", "release", "sinks", "enqueue", "enqueue_all", "due", "acknowledge",
     "park", "retry_later", "unpark", "pending_among", "pushed", "record_pushed", "forget_pushed", "sink_state", "note_error", "note_push",
 ]
 
@@ -65,17 +65,77 @@ def sinks(session: Session) -> list[str]:
 
 
 def register_sink(session: Session, name: str, kind: str, target: str, *, at: int | None = None) -> bool:
-    """Make ``name`` a sink (True if it is new: then every active entity is enqueued for it)."""
+    """Make ``name`` a sink pushing to ``target``; True when every active entity was enqueued for it.
+
+    A new sink, or one whose target changed (another Atlas: what the old one acknowledged
+    says nothing about it), gets every active entity queued. On PostgreSQL the entity table
+    is locked against writers (``SHARE`` mode) until the registration commits, so no writer
+    commits a change after the queueing read it without an outbox row of its own.
+    """
     at = now_ms() if at is None else at
     row = session.get(OutboxSinkRow, name)
-    if row is not None:
-        row.kind, row.target = kind, target
+    if row is not None and row.target == target and row.kind == kind:
         return False
-    session.add(OutboxSinkRow(name=name, kind=kind, target=target, created_at=at, last_push_at=0, last_error="",
-                              last_error_at=0))
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("LOCK TABLE entity IN SHARE MODE"))
+    if row is None:
+        session.add(OutboxSinkRow(name=name, kind=kind, target=target, created_at=at, last_push_at=0, last_error="",
+                                  last_error_at=0, lease_owner="", lease_until=0))
+    else:
+        row.kind, row.target, row.last_error, row.last_error_at = kind, target, "", 0
+        session.execute(delete(PushedRow).where(PushedRow.sink == name))
     session.flush()
     enqueue_all(session, name, at=at)
     return True
+
+
+def drop_sink(session: Session, name: str) -> bool:
+    """Forget sink ``name``, its queued rows and what it acknowledged (the push no longer names it)."""
+    row = session.get(OutboxSinkRow, name)
+    if row is None:
+        return False
+    session.execute(delete(OutboxRow).where(OutboxRow.sink == name))
+    session.execute(delete(PushedRow).where(PushedRow.sink == name))
+    session.delete(row)
+    return True
+
+
+def lease(session: Session, sink: str, owner: str, *, seconds: int, at: int | None = None) -> bool:
+    """Take or renew the sink's lease for ``owner``; False while another pusher holds it.
+
+    A lease held by a process of this host that no longer runs (killed) is taken over at once.
+    """
+    at = now_ms() if at is None else at
+    row = session.get(OutboxSinkRow, sink, with_for_update=True)
+    if row is None:
+        return False
+    if row.lease_owner and row.lease_owner != owner and row.lease_until > at and not _dead(row.lease_owner):
+        return False
+    row.lease_owner, row.lease_until = owner, at + seconds * 1000
+    return True
+
+
+def release(session: Session, sink: str, owner: str) -> None:
+    session.execute(update(OutboxSinkRow).where(OutboxSinkRow.name == sink, OutboxSinkRow.lease_owner == owner)
+                    .values(lease_owner="", lease_until=0))
+
+
+def _dead(owner: str) -> bool:
+    """Whether ``host:pid:...`` names a process of this host that is gone."""
+    import os
+    import socket
+
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def enqueue(session: Session, changed: Iterable[tuple[str, str, str]], *, at: int | None = None) -> int:
@@ -101,12 +161,13 @@ def enqueue_all(session: Session, sink: str, *, at: int | None = None) -> int:
     return result.rowcount or 0
 
 
-def due(session: Session, sink: str, *, limit: int, at: int | None = None) -> list[Due]:
-    """The entities of the (up to ``limit``) oldest pending rows due at ``at``, oldest change first."""
+def due(session: Session, sink: str, *, limit: int, at: int | None = None, after_id: int = 0) -> list[Due]:
+    """The entities of the (up to ``limit``) oldest pending rows due at ``at`` with an id above ``after_id``."""
     at = now_ms() if at is None else at
     rows = session.execute(
         select(OutboxRow.id, OutboxRow.entity_guid, OutboxRow.type_name, OutboxRow.qualified_name, OutboxRow.attempts)
-        .where(OutboxRow.sink == sink, OutboxRow.status == PENDING, OutboxRow.next_attempt_at <= at)
+        .where(OutboxRow.sink == sink, OutboxRow.status == PENDING, OutboxRow.next_attempt_at <= at,
+               OutboxRow.id > after_id)
         .order_by(OutboxRow.id).limit(limit)
     ).all()
     found: dict[str, list[Any]] = {}
@@ -187,8 +248,9 @@ def forget_pushed(session: Session, sink: str, guids: Sequence[str]) -> None:
 
 
 def note_push(session: Session, sink: str, *, at: int | None = None) -> None:
+    """A pass that reached the sink without an error: its time, and no last error any more."""
     session.execute(update(OutboxSinkRow).where(OutboxSinkRow.name == sink)
-                    .values(last_push_at=now_ms() if at is None else at))
+                    .values(last_push_at=now_ms() if at is None else at, last_error="", last_error_at=0))
 
 
 def note_error(session: Session, sink: str, message: str, *, at: int | None = None) -> None:

@@ -311,6 +311,9 @@ class OutboxSinkRow(Base):
     last_push_at: Mapped[int] = mapped_column(BigInteger)
     last_error: Mapped[str] = mapped_column(Text)
     last_error_at: Mapped[int] = mapped_column(BigInteger)
+    #: the pusher draining the sink (``host:pid:id``) and until when; one at a time
+    lease_owner: Mapped[str] = mapped_column(String(255))
+    lease_until: Mapped[int] = mapped_column(BigInteger)
 
 
 class OutboxRow(Base):

@@ -30,6 +30,8 @@ def upgrade() -> None:
         sa.Column("last_push_at", sa.BigInteger(), nullable=False),
         sa.Column("last_error", sa.Text(), nullable=False),
         sa.Column("last_error_at", sa.BigInteger(), nullable=False),
+        sa.Column("lease_owner", sa.String(255), nullable=False),
+        sa.Column("lease_until", sa.BigInteger(), nullable=False),
     )
     op.create_table(
         "outbox",
