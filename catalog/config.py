@@ -66,12 +66,14 @@ class Settings:
     user: str = ""
     #: a real Atlas to push to (``http(s)://host:21000``); "" = the embedded Atlas API only.
     #: The ``atlas_*`` settings below apply only when it is set (docs/atlas.md)
-    atlas_url: str = ""
+    atlas_url: str = field(default="", repr=False)  # it may hold user:password
     lineage_max_depth: int = 50
     max_lineage_file_bytes: int = 1_048_576
     host: str = "127.0.0.1"
     port: int = 5000
     read_access: str = "authenticated"
+    #: the ``Host`` names ``catalog serve`` answers for (comma-separated; ``*``: any), against DNS rebinding
+    trusted_hosts: str = "127.0.0.1,localhost,::1,[::1]"
     #: the MLflow webhook's shared secret (HMAC-SHA256 key); never shown in a repr or a log
     hook_secret: str = field(default="", repr=False)
     #: how old (or how far ahead) an ``X-MLflow-Timestamp`` may be, and how long delivery ids are kept
