@@ -7,12 +7,16 @@ installed with ``catalog.intake.install``. ``VERSIONS`` model versions are regis
 one after another, each from a run of its own that logs a metric and its training table;
 for each, the time from ``create_model_version`` returning to the version being readable
 through ``GET /api/atlas/v2/entity/uniqueAttribute/type/ml_model_version`` (polled every
-25 ms from this process, which also serves the catalog): p50, p99. Target: p99 <= 1 s.
+10 ms from this process, which also serves the catalog: a coarser poll adds up to its
+interval to every figure, about half of it on average; each poll costs the catalog's
+process about 6 ms of CPU, so a much finer one would slow the worker it measures):
+p50, p99. Target: p99 <= 1 s.
 
-Baseline, measured right after each version is visible: the same incremental
-``Catalog.ingest(mlflow_uri=...)`` (and lineage.yml) run directly into a second catalog,
-which brings the same version in: the work the hook queues, without delivery, queue and
-wake-up. RATIO = hook p50 / direct-ingest p50.
+Baselines, measured right after each version is visible, each into a catalog of its own
+that brings the same version in: the work the hook queues, without delivery, queue and
+wake-up (``Catalog.ingest(mlflow_uri=..., mlflow_models=[model])`` and lineage.yml: the
+worker's targeted read), and the whole incremental ``Catalog.ingest(mlflow_uri=...)`` the
+worker ran before (and ``catalog ingest`` runs). RATIO = hook p50 / targeted-ingest p50.
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ __all__ = ["run"]
 VERSIONS = {"quick": 5, "full": 100, "1m": 100}
 P99_TARGET_S = 1.0
 RATIO_TARGET = 3.0
+#: Seconds between two reads of the Atlas API while waiting for a version (measurement error: up to this).
+POLL_S = 0.010
 SECRET = "bench-hook-secret-" + "x" * 20
 _SERVER_ENV = {
     "MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS": "true", "MLFLOW_WEBHOOK_ALLOWED_SCHEMES": "http,https",
@@ -111,7 +117,7 @@ def _visible(session: Any, base: str, qualified_name: str, timeout: float = 60.0
     while session.get(url, params={"attr:qualifiedName": qualified_name}, timeout=10).status_code != 200:
         if time.monotonic() > deadline:
             raise RuntimeError(f"{qualified_name} did not become visible within {timeout:.0f} s")
-        time.sleep(0.025)
+        time.sleep(POLL_S)
 
 
 def run(ctx: Context) -> list[str]:
@@ -138,22 +144,31 @@ def run(ctx: Context) -> list[str]:
         direct = Catalog(Settings(database_url=f"sqlite:///{root / 'direct.db'}", lineage_file=str(lineage),
                                   mlflow_uri=url, user="bench"))
         direct.ingest(mlflow_uri=url, lineage_path=lineage)
+        targeted = Catalog(Settings(database_url=f"sqlite:///{root / 'targeted.db'}", lineage_file=str(lineage),
+                                    mlflow_uri=url, user="bench"))
+        targeted.ingest(mlflow_uri=url, lineage_path=lineage)  # the cursor the targeted reads start from
         http = requests.Session()
-        hook, baseline = [], []
+        hook, baseline, targeted_times = [], [], []
         for _ in range(count):
             mv = _register(mlflow, experiment, model)
             start = time.perf_counter()
             _visible(http, base, f"hook-bench/{mv.version}@mlflow")
             hook.append(time.perf_counter() - start)
             start = time.perf_counter()
+            targeted.ingest(mlflow_uri=url, lineage_path=lineage, mlflow_models=["hook-bench"])
+            targeted_times.append(time.perf_counter() - start)
+            start = time.perf_counter()
             direct.ingest(mlflow_uri=url, lineage_path=lineage)
             baseline.append(time.perf_counter() - start)
         direct.close()
+        targeted.close()
     print(f"{count} model versions registered one after another on a real mlflow server, each from its own run")
     print_table(("measure", "versions", "p50", "p99"), [
         ("create_model_version -> readable via the Atlas API", len(hook), fmt_ms(median(hook)),
          fmt_ms(percentile(hook, 99))),
-        ("direct incremental Catalog.ingest (baseline)", len(baseline), fmt_ms(median(baseline)),
+        ("direct targeted Catalog.ingest (the hook's work)", len(targeted_times), fmt_ms(median(targeted_times)),
+         fmt_ms(percentile(targeted_times, 99))),
+        ("direct incremental Catalog.ingest (whole read)", len(baseline), fmt_ms(median(baseline)),
          fmt_ms(percentile(baseline, 99))),
     ])
     p99 = percentile(hook, 99)
@@ -161,5 +176,6 @@ def run(ctx: Context) -> list[str]:
     return [
         f"LATENCY hook-to-visible p99 = {p99 * 1000:.0f} ms over {count} versions (target <= "
         f"{P99_TARGET_S * 1000:.0f} ms) {verdict}",
-        ratio_line("hook-to-visible/direct-ingest", median(hook) / median(baseline), RATIO_TARGET, note="medians"),
+        ratio_line("hook-to-visible/direct-ingest", median(hook) / median(targeted_times), RATIO_TARGET,
+                   note="medians"),  # against the same (targeted) ingest
     ]

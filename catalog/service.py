@@ -118,14 +118,17 @@ class Catalog:
         mlflow_uri: str | None = None,
         progress: Callable[[str, int], None] | None = None,
         user: str | None = None,
+        mlflow_models: Iterable[str] | None = None,
     ) -> IngestReport:
         """Read lineage.yml and/or MLflow, then write all changes in one transaction.
 
+        ``mlflow_models``: only those registered models of MLflow (``run_ingest``).
         A failed first ingest leaves no store behind: the SQLite file it created is removed.
         """
         new_store = not self.store_exists()
         try:
-            return run_ingest(self, lineage_path=lineage_path, mlflow_uri=mlflow_uri, progress=progress, user=user)
+            return run_ingest(self, lineage_path=lineage_path, mlflow_uri=mlflow_uri, progress=progress, user=user,
+                              mlflow_models=mlflow_models)
         except BaseException:
             if new_store:
                 self._remove_new_store()

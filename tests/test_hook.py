@@ -276,6 +276,37 @@ def test_a_webhook_for_a_version_mlflow_no_longer_has_fails_and_writes_nothing(t
         assert intake.work_once(catalog) == []  # never tried again
 
 
+def test_a_pass_ingests_first_then_fails_only_the_job_whose_version_is_gone(tmp_path, mlflow_server):  # noqa: F811
+    """The pass ingests before it asks MLflow about each job; a failing ingest still fails a gone version for good."""
+    m = Model(mlflow_server, "hook-mixed")
+    m.version(0.5)
+    bad = tmp_path / "lineage.yml"
+    bad.write_text("version: 1\nmodels: [not, a, mapping]\n", encoding="utf-8")
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'catalog.db'}", mlflow_uri=mlflow_server.url,
+                        lineage_file=str(bad), hook_secret=SECRET)
+    with Catalog(settings) as catalog:
+        def created(version: str) -> int | None:
+            return intake.receive(catalog, *signed(event("model_version", "created", name="hook-mixed",
+                                                         version=version, source="x", run_id=None, tags={},
+                                                         description=None))).job_id
+        live, gone = created("1"), created("9")
+
+        failing = intake.work_once(catalog)  # the lineage.yml cannot be read: the ingest fails
+
+        assert sorted((w.job_id, w.status) for w in failing) == [(live, "queued"), (gone, "failed")]
+        assert [w.message for w in failing if w.job_id == gone] == [
+            f"model_version.created: model version hook-mixed/9 is not in MLflow at {mlflow_server.url} "
+            "(deleted, or never registered): nothing ingested"]
+        assert catalog.search("hook-mixed/1@mlflow", type_name="ml_model_version") == []
+
+        bad.unlink()  # no lineage.yml: the retry ingests MLflow alone
+        again = intake.work_once(catalog, now=queue.jobs(catalog, status="queued")[0].next_attempt_at)
+        assert [(w.job_id, w.status) for w in again] == [(live, "done")]
+        assert catalog.resolve("models:/hook-mixed/1").attributes["runId"]
+        assert catalog.search("hook-mixed/9@mlflow", type_name="ml_model_version") == []
+        assert {j.id: j.status for j in queue.jobs(catalog)} == {live: "done", gone: "failed"}
+
+
 def test_an_mlflow_that_is_down_keeps_the_work_queued_until_it_answers(tmp_path, mlflow_server):  # noqa: F811
     m = Model(mlflow_server, "hook-down")
     m.version(0.5)
@@ -422,3 +453,62 @@ def test_the_gate_knows_the_previous_version_when_the_new_one_was_ingested_carry
             "needs <= 0.8); 'champion' moved back to version 1 (on_fail: revert for target prod)")
         assert m.alias() == "1"
         assert queue.jobs(catalog)[0].result["previous"] == "1"
+
+
+def test_the_targeted_read_writes_what_a_full_ingest_would_for_the_models_it_reads(tmp_path, mlflow_server):  # noqa: F811
+    """The hook's ingest reads only the named models; a full ingest after it must find nothing to change."""
+    from catalog import store
+
+    m = Model(mlflow_server, "hook-targeted")
+    path = lineage(tmp_path / "lineage.yml", m)
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'catalog.db'}", mlflow_uri=mlflow_server.url,
+                        lineage_file=str(path), hook_secret=SECRET)
+    source = "mlflow:mlflow"
+    with Catalog(settings) as catalog:
+        v1 = m.version(0.5)
+        m.set_alias(v1)
+        catalog.ingest(mlflow_uri=mlflow_server.url, lineage_path=path)  # the cursor the targeted read starts from
+        with catalog.session() as session:
+            before = store.get_cursor(session, source)
+
+        def targeted_then_full() -> tuple[Any, Any]:
+            targeted = catalog.ingest(mlflow_uri=mlflow_server.url, lineage_path=path, mlflow_models=[m.name])
+            with catalog.session() as session:
+                cursor = store.get_cursor(session, source)
+            assert cursor["runs"] == before["runs"] and cursor["logged_models"] == before["logged_models"]
+            with catalog.write_session() as session, session.begin():
+                store.set_cursor(session, source, {})  # no usable cursor: the next ingest reads everything
+            full = catalog.ingest(mlflow_uri=mlflow_server.url, lineage_path=path)
+            return targeted, full
+
+        # A new version from a new run, the alias moved onto it, a tag on the old one.
+        v2 = m.version(0.6)
+        m.set_alias(v2)
+        m.client.set_model_version_tag(m.name, v1, "validated", "yes")
+        targeted, full = targeted_then_full()
+
+        created = sorted(catalog.resolve(g).type_name for r in targeted.results for g in r.created)
+        assert created == ["ml_logged_model", "ml_model_version", "ml_training_run"]  # version 2, its model, its run
+        assert (full.created, full.updated) == (0, 0), full.summary()
+        new = catalog.resolve(f"models:/{m.name}/{v2}")
+        assert new.attributes["aliases"] == ["champion"] and new.attributes.get("signature")
+        assert catalog.resolve(f"models:/{m.name}/{v1}").attributes["aliases"] == []
+        assert catalog.resolve(f"models:/{m.name}/{v1}").attributes["tags"] == {"validated": "yes"}
+        run = catalog.resolve(f"runs:/{new.attributes['runId']}")
+        assert f"{m.table}@cm" in {r["uniqueAttributes"]["qualifiedName"] for r in run.attributes["inputs"]}
+        assert f"{m.name}/{v2}@mlflow" in {r["uniqueAttributes"]["qualifiedName"] for r in run.attributes["outputs"]}
+        assert catalog.resolve(f"models:/{m.name}@champion").guid == new.guid
+        lineage_of = catalog.lineage("hook-targeted-batch:prod@cm", direction="INPUT", depth=3)
+        assert new.guid in lineage_of.entities
+
+        # The alias deleted: the version loses it, the deployment that resolved through it is unlinked.
+        with catalog.session() as session:
+            before = store.get_cursor(session, source)
+        m.client.delete_registered_model_alias(m.name, "champion")
+        targeted, full = targeted_then_full()
+
+        assert targeted.updated >= 2  # version 2 and the deployment
+        assert (full.created, full.updated) == (0, 0), full.summary()
+        assert catalog.resolve(f"models:/{m.name}/{v2}").attributes["aliases"] == []
+        assert any(f.kind == "deployment-model-unresolved" and f.subject == "hook-targeted-batch:prod@cm"
+                   for f in catalog.findings())

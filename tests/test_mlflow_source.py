@@ -465,3 +465,25 @@ def test_redact_uri() -> None:
     assert redact_uri("https://token@mlflow.example.com/x") == "https://***@mlflow.example.com/x"
     assert redact_uri("postgresql+psycopg://catalog:s3cr@t@db:5432/c") == "postgresql+psycopg://***@db:5432/c"
     assert redact_uri("sqlite:////tmp/mlflow.db") == "sqlite:////tmp/mlflow.db"
+
+
+def test_merge_cursor_puts_a_targeted_reads_fingerprints_in_and_keeps_the_high_water_marks():
+    from catalog.mlflow_source import cursor_usable, merge_cursor
+
+    stored = {
+        "version": 1, "instance": "mlflow", "experiments": {"1": "e"},
+        "runs": {"start_hwm": 10, "end_hwm": 20, "seen": {"r1": "FINISHED:20"}, "open": ["r2"]},
+        "logged_models": {"hwm": 5, "seen": {}},
+        "registered_models": {"a": "fa", "gone": "fg"},
+        "model_versions": {"a": {"1": "x:r1"}, "gone": {"1": "y:r3"}},
+    }
+    patch = {"registered_models": {"a": "fa2", "b": "fb", "gone": None},
+             "model_versions": {"a": {"2": "z:r4", "1": "x2:r1"}, "b": {}, "gone": None}}
+
+    merged = merge_cursor(stored, patch, "mlflow")
+
+    assert merged == {**stored, "registered_models": {"a": "fa2", "b": "fb"},
+                      "model_versions": {"a": {"1": "x2:r1", "2": "z:r4"}}}
+    assert cursor_usable(merged, "mlflow") and not cursor_usable(merged, "other")
+    assert merge_cursor(None, patch, "mlflow") is None
+    assert merge_cursor({**stored, "instance": "other"}, patch, "mlflow") is None

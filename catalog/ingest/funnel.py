@@ -9,7 +9,7 @@ in order; propagated tags are recomputed once at the end.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -148,17 +148,34 @@ class StoreHandle(Protocol):
 
 
 def _read_mlflow(
-    catalog: StoreHandle, uri: str, source_name: str, cluster: str, progress: Callable[[str, int], None] | None
+    catalog: StoreHandle, uri: str, source_name: str, cluster: str, progress: Callable[[str, int], None] | None,
+    models: Iterable[str] | None = None,
 ) -> MlflowRead:
-    """MLflow at ``uri``, incrementally from the stored cursor of ``source_name`` when there is one."""
-    from catalog.mlflow_source import read_mlflow
+    """MLflow at ``uri``, incrementally from the stored cursor of ``source_name`` when there is one.
+
+    With ``models``, only those registered models (``read_mlflow_models``), when the stored
+    cursor can say what the catalog holds; without a usable cursor, the whole read.
+    """
+    from catalog.mlflow_source import cursor_usable, read_mlflow, read_mlflow_models
 
     cursor = None
+    instance = catalog.settings.mlflow_instance
     if catalog.store_exists():
         with catalog.session() as session:
             cursor = store.get_cursor(session, source_name)
-    return read_mlflow(uri, instance=catalog.settings.mlflow_instance, cluster=cluster, cursor=cursor,
-                       progress=progress)
+    if models is not None and cursor is not None and cursor_usable(cursor, instance):
+        return read_mlflow_models(uri, models, cursor=cursor, instance=instance, cluster=cluster)
+    return read_mlflow(uri, instance=instance, cluster=cluster, cursor=cursor, progress=progress)
+
+
+def _store_cursor(session: Session, source_name: str, read: MlflowRead, instance: str) -> bool:
+    """The read's cursor, or its patch merged into the cursor stored now (in this transaction)."""
+    if read.patch is None:
+        return store.set_cursor(session, source_name, read.cursor)
+    from catalog.mlflow_source import merge_cursor
+
+    merged = merge_cursor(store.get_cursor(session, source_name), read.patch, instance)
+    return merged is not None and store.set_cursor(session, source_name, merged)
 
 
 def run_ingest(
@@ -168,8 +185,14 @@ def run_ingest(
     mlflow_uri: str | None = None,
     progress: Callable[[str, int], None] | None = None,
     user: str | None = None,
+    mlflow_models: Iterable[str] | None = None,
 ) -> IngestReport:
-    """Read lineage.yml and/or MLflow, then write all changes in one transaction."""
+    """Read lineage.yml and/or MLflow, then write all changes in one transaction.
+
+    ``mlflow_models``: read only those registered models of MLflow (a targeted read, as
+    the MLflow hook's worker does for the models its jobs name), when the stored cursor
+    allows it; otherwise (no earlier read) the whole incremental read.
+    """
     from catalog.lineage_file import load_lineage_file
 
     settings, registry = catalog.settings, catalog.registry
@@ -187,7 +210,8 @@ def run_ingest(
     source_name = naming.mlflow_source(settings.mlflow_instance)
     mlflow_read = None
     if mlflow_uri is not None:
-        mlflow_read = _read_mlflow(catalog, mlflow_uri, source_name, doc.cluster if doc else settings.cluster, progress)
+        mlflow_read = _read_mlflow(catalog, mlflow_uri, source_name, doc.cluster if doc else settings.cluster, progress,
+                                   mlflow_models)
         report.sources.append(source_name)
         report.mlflow_uri = redact_uri(mlflow_uri)
     with catalog.write_session() as session, session.begin():
@@ -211,6 +235,6 @@ def run_ingest(
         scope = set(plan.finding_scope) | {f.subject for f in plan.findings}
         report.findings_written = store.replace_findings(session, "ingest", plan.findings, scope=scope)
         if mlflow_read is not None:
-            report.cursor_written = store.set_cursor(session, source_name, mlflow_read.cursor)
+            report.cursor_written = _store_cursor(session, source_name, mlflow_read, settings.mlflow_instance)
     log.info("ingest %s: %s", report.describe_sources(), report.summary())
     return report

@@ -303,6 +303,10 @@ def plan_ingest(
         emitted = {e.ref for e in mlflow.entities} if mlflow is not None else set()
         replanned: dict[EntityRef, Entity] = {}
         for model in doc.models:
+            if lookup.declared_training(model) == declared.get(model):
+                # The training lineage.yml declares is the one the last ingest stored, and every
+                # ingest merges the runs it writes with it: the stored runs have it already.
+                continue
             for run in lookup.training_runs(model):
                 if run.ref in emitted or run.ref in replanned:
                     continue

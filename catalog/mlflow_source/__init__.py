@@ -19,7 +19,8 @@ never write to it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from catalog.config import redact_uri
@@ -38,9 +39,14 @@ from catalog.mlflow_source.reader import (
     MlflowRead,
     no_progress,
     Reader,
+    cursor_usable,
+    merge_cursor,
 )
 
-__all__ = ["MlflowRead", "read_mlflow", "CURSOR_VERSION", "OVERLAP_MS"]
+__all__ = ["MlflowRead", "read_mlflow", "read_mlflow_models", "cursor_usable", "merge_cursor", "CURSOR_VERSION",
+           "OVERLAP_MS"]
+
+T = TypeVar("T")
 
 
 def read_mlflow(
@@ -59,6 +65,50 @@ def read_mlflow(
     """
     if page_size < 1:
         raise ValueError(f"page_size must be >= 1, got {page_size}")
+
+    def read(client: object, tracking_uri: str, is_http: bool) -> MlflowRead:
+        if is_http:
+            with patched_env(HTTP_PROBE_ENV):
+                client.search_experiments(max_results=1)  # type: ignore[attr-defined]
+        reader = Reader(client, tracking_uri, instance, cluster, page_size, progress or no_progress)
+        return reader.read(cursor)
+
+    return _guarded(uri, read)
+
+
+def read_mlflow_models(
+    uri: str,
+    names: Iterable[str],
+    *,
+    cursor: dict,
+    instance: str = "mlflow",
+    cluster: str = "cm",
+    page_size: int = 1000,
+) -> MlflowRead:
+    """The registered models ``names`` (and what hangs off their changed versions), as an incremental read from
+    ``cursor`` would emit them; ``MlflowRead.patch`` for ``merge_cursor`` instead of a cursor.
+
+    ``cursor`` must be a usable cursor of ``instance`` (``cursor_usable``): what the
+    catalog already holds is what the fingerprints in it say. Over HTTP, independent
+    requests are sent in parallel and the first of them are the probe (no retries, 3 s).
+    Raises :class:`SourceUnavailableError` like ``read_mlflow``.
+    """
+    from catalog.mlflow_source.targeted import TargetedReader
+
+    if page_size < 1:
+        raise ValueError(f"page_size must be >= 1, got {page_size}")
+    wanted = sorted(set(names))
+
+    def read(client: object, tracking_uri: str, is_http: bool) -> MlflowRead:
+        reader = TargetedReader(client, tracking_uri, instance, cluster, page_size, parallel=is_http,
+                                first_round=(lambda: patched_env(HTTP_PROBE_ENV)) if is_http else None)
+        return reader.read(wanted, cursor)
+
+    return _guarded(uri, read)
+
+
+def _guarded(uri: str, read: Callable[[object, str, bool], T]) -> T:
+    """``read(client, tracking_uri, is_http)`` with MLflow's errors as ``SourceUnavailableError`` naming ``uri``."""
     safe = redact_uri(uri)
     tracking_uri = client_uri(uri, safe)
     is_http = urlsplit(uri).scheme.lower() in ("http", "https")
@@ -67,11 +117,7 @@ def read_mlflow(
             from mlflow.tracking import MlflowClient
 
             client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
-            if is_http:
-                with patched_env(HTTP_PROBE_ENV):
-                    client.search_experiments(max_results=1)
-            reader = Reader(client, tracking_uri, instance, cluster, page_size, progress or no_progress)
-            return reader.read(cursor)
+            return read(client, tracking_uri, is_http)
         except SourceUnavailableError:
             raise
         except source_errors() as exc:

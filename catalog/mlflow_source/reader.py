@@ -40,10 +40,16 @@ _IN_CHUNK = 100
 
 @dataclass
 class MlflowRead:
-    """One read: the entities for the store and the cursor for the next read."""
+    """One read: the entities for the store and the cursor for the next read.
+
+    A targeted read (``read_mlflow_models``) leaves ``cursor`` empty and carries ``patch``
+    instead: the fingerprints of the models it read, for ``merge_cursor`` to put into the
+    stored cursor when the batch is stored.
+    """
 
     batch: SourceBatch
     cursor: dict = field(default_factory=dict)
+    patch: dict | None = None
 
 
 def no_progress(kind: str, n: int) -> None:
@@ -55,6 +61,19 @@ def no_progress(kind: str, n: int) -> None:
 
 def _fingerprint(value: Any) -> str:
     return digest(value)[:16]
+
+
+def model_fingerprint(rm: Any) -> str:
+    """The cursor's fingerprint of a registered model (aliases are the versions')."""
+    return _fingerprint([rm.description, dict(rm.tags), rm.creation_timestamp, rm.last_updated_timestamp])
+
+
+def version_fingerprint(mv: Any, aliases: Iterable[str]) -> str:
+    """``<fingerprint>:<run id>``: the run id lets a later read re-emit the run of a deleted version."""
+    return _fingerprint([
+        mv.source, mv.model_id, enum_text(mv.status), mv.current_stage, mv.description,
+        dict(mv.tags), mv.creation_timestamp, mv.last_updated_timestamp, sorted(aliases),
+    ]) + f":{mv.run_id or ''}"
 
 
 def _chunks(items: Iterable[str], size: int = _IN_CHUNK) -> Iterator[Sequence[str]]:
@@ -92,6 +111,44 @@ def _load_cursor(cursor: Any, instance: str) -> dict | None:
         }
     except (KeyError, TypeError, ValueError, AttributeError):
         return None
+
+
+def cursor_usable(cursor: Any, instance: str) -> bool:
+    """Whether ``cursor`` is a cursor of ``instance`` an incremental (or targeted) read can start from."""
+    return _load_cursor(cursor, instance) is not None
+
+
+def merge_cursor(cursor: Any, patch: Mapping[str, Any], instance: str) -> dict | None:
+    """``cursor`` with a targeted read's fingerprints; None when ``cursor`` is not usable (nothing to merge into).
+
+    Only the registry fingerprints of the models the targeted read listed change (a
+    ``None`` in the patch: the model is gone from MLflow); high-water marks, ``seen`` and
+    ``open`` stay, so the next incremental read still fetches every run and logged model
+    it would have.
+    """
+    loaded = _load_cursor(cursor, instance)
+    if loaded is None:
+        return None
+    models, versions = loaded["registered_models"], loaded["model_versions"]
+    for name, fp in patch.get("registered_models", {}).items():
+        if fp is None:
+            models.pop(name, None)
+        else:
+            models[name] = fp
+    for name, fps in patch.get("model_versions", {}).items():
+        if fps:
+            versions[name] = dict(sorted(fps.items()))
+        else:
+            versions.pop(name, None)
+    return {
+        "version": CURSOR_VERSION,
+        "instance": instance,
+        "experiments": loaded["experiments"],
+        "runs": loaded["runs"],
+        "logged_models": loaded["logged_models"],
+        "registered_models": dict(sorted(models.items())),
+        "model_versions": {n: dict(sorted(v.items())) for n, v in sorted(versions.items())},
+    }
 
 
 def _hwm(value: Any) -> int | None:
@@ -259,10 +316,7 @@ class Reader(EntityBuilder):
         reg.models = {rm.name: rm for rm in self._pages(
             "registered_models", self.client.search_registered_models, 1_000, order_by=["name ASC"],
         )}
-        reg.model_fps = {
-            n: _fingerprint([rm.description, dict(rm.tags), rm.creation_timestamp, rm.last_updated_timestamp])
-            for n, rm in reg.models.items()
-        }
+        reg.model_fps = {n: model_fingerprint(rm) for n, rm in reg.models.items()}
         for rm in reg.models.values():  # search_model_versions leaves aliases empty; models carry them
             for alias, version in (rm.aliases or {}).items():
                 reg.aliases[(rm.name, int(version))].append(alias)
@@ -270,12 +324,7 @@ class Reader(EntityBuilder):
             if mv.name not in reg.models:  # deleted while we read: not recorded, so seen again next read
                 continue
             version = int(mv.version)
-            # "<fingerprint>:<run id>": the run id lets a later read re-emit the run of a deleted version.
-            fp = _fingerprint([
-                mv.source, mv.model_id, enum_text(mv.status), mv.current_stage, mv.description,
-                dict(mv.tags), mv.creation_timestamp, mv.last_updated_timestamp,
-                sorted(reg.aliases[(mv.name, version)]),
-            ]) + f":{mv.run_id or ''}"
+            fp = version_fingerprint(mv, reg.aliases[(mv.name, version)])
             reg.version_fps[mv.name][str(version)] = fp
             if mv.run_id:
                 reg.versions_by_run[mv.run_id].append(
