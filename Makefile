@@ -5,7 +5,11 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test bench serve clean
+.PHONY: install chromium demo test bench serve clean
+
+# Debian's Chromium for the browser tests (tests/test_ui_browser.py drives it with Playwright).
+CHROMIUM := /usr/bin/chromium
+SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,7 +23,11 @@ demo: install
 	$(BIN)/python -m demo.run
 	CATALOG_READ_ACCESS=open $(BIN)/catalog serve
 
-test: install
+chromium:
+	@test -x $(CHROMIUM) || { echo "installing chromium for the browser tests (apt-get)"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; }
+
+test: install chromium
 	$(BIN)/python -m pytest
 
 bench: install

@@ -64,9 +64,15 @@ def _scoring(ctx: Any) -> list[str]:
     return scoring.run(ctx)
 
 
+def _graph(ctx: Any) -> list[str]:
+    from bench import graph
+
+    return graph.run(ctx)
+
+
 BENCHES: dict[str, Callable[[Any], list[str]]] = {"ingest": _ingest, "lineage": _lineage, "mlflow": _mlflow, "atlas_api": _atlas_api,
                                                   "atlas_search": _atlas_search, "compliance": _compliance, "hook": _hook,
-                                                  "push": _push, "scoring": _scoring}
+                                                  "push": _push, "scoring": _scoring, "graph": _graph}
 
 
 __all__ = ["BENCHES"]

@@ -157,3 +157,15 @@ def test_scoring_bench(capsys: pytest.CaptureFixture[str]) -> None:
                      re.MULTILINE)
     assert re.search(r"^LATENCY schema-gate p50 = \d+\.\d ms, \d+\.\d+x between 1k and 20,000 rows", out, re.MULTILINE)
     assert re.search(r"^LATENCY streaming-overhead median = -?\d+ ms per micro-batch over 4 ", out, re.MULTILINE)
+
+
+def test_graph_bench(capsys: pytest.CaptureFixture[str]) -> None:
+    out = _run(capsys, "graph")  # web.graph layout + to_svg of a 500-node neighbourhood, then igraph alone
+    assert re.search(r"^layout \+ to_svg, 500 nodes \(max 25 per layer\) +\d", out, re.MULTILINE)
+    assert "igraph layout_sugiyama alone, the drawn graph" in out and "every group expanded" in out
+    assert re.search(r"^LATENCY graph-500 layout\+svg = \d+ ms \(target <= 2000 ms\) (MET|MISSED)$", out,
+                     re.MULTILINE)
+    assert re.search(r"^SIZE graph-500 svg = [\d,]+ KB \(target < 2,048 KB, \d+ of 500 entities drawn\) MET$", out,
+                     re.MULTILINE)
+    assert re.search(r"^RATIO graph-500/sugiyama-drawn = \d+\.\d+x", out, re.MULTILINE)
+    assert re.search(r"^RATIO graph-500/sugiyama-all-nodes = \d+\.\d+x", out, re.MULTILINE)

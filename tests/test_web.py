@@ -295,7 +295,7 @@ def test_index_lists_registered_models_with_their_lineage_link(client: Any, chai
     response = client.get("/")
     assert response.status_code == 200
     page = response.get_data(as_text=True)
-    assert "<td>wine-quality</td>" in page
+    assert "<td><a href=\"/models/wine-quality\">wine-quality</a></td>" in page
     assert "ml-team@example.com" in page
     guid = chain.guids["wine-quality@mlflow"]
     assert f'href="/api/atlas/v2/lineage/{guid}?direction=BOTH&amp;depth=3"' in page

@@ -22,7 +22,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, settings: Settings 
     from flask import Flask
 
     from catalog.service import Catalog
-    from web import api, atlas_v2, auth, errors, hooks, openlineage, ui
+    from web import api, atlas_v2, auth, errors, hooks, openlineage, security, ui
 
     app = Flask(__name__)
     app.config.from_mapping(MAX_CONTENT_LENGTH=1_048_576)
@@ -31,6 +31,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, settings: Settings 
         app.config.update(test_config)
     app.extensions["catalog"] = Catalog(settings or app.config.get("CATALOG_SETTINGS") or Settings.from_env())
 
+    security.init_app(app, app.extensions["catalog"].settings.trusted_hosts)
     auth.init_app(app)
     errors.init_app(app)
     api.init_app(app)

@@ -1,21 +1,445 @@
-"""The browsing pages. For now one index: registered models and where their lineage is."""
+"""The browsing pages: server-rendered, readable without JavaScript, every value escaped.
+
+URLs are stable and shareable:
+
+- ``/``: search, the registered models at a glance, recent changes;
+- ``/search?q=&type=&classification=``: results with type and classification facets;
+- ``/models/<name>`` and ``/models/<name>/<version>``: a registered model, a model version
+  (the entity pages of ``ml_registered_model`` / ``ml_model_version`` under short names);
+- ``/entity/<type>/<qualifiedName>``: any entity: attributes (references as links),
+  classifications direct and propagated (with where they came from), lineage around it;
+- ``.../history``: its audit history; ``.../impact`` and ``.../impact.csv``: everything
+  downstream, with owners;
+- ``.../lineage.svg`` and ``.../lineage.dot``: the lineage graph for download.
+
+An unknown entity, type or model is a 404 page; a malformed parameter a 400 page.
+Reads go through ``catalog.service.Catalog`` and ``catalog.store``; nothing here writes.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, current_app, render_template
+import csv
+import io
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
 
-from catalog.model import REGISTERED_MODEL
+from flask import Blueprint, Flask, Response, current_app, render_template, request, url_for
+from markupsafe import Markup, escape
+
+from catalog import store
+from catalog.errors import CatalogError, ReferenceNotFound, UnknownTypeError
+from catalog.model import (
+    REGISTERED_MODEL,
+    EntityHeader,
+    EntityRef,
+    LineageGraph,
+    StoredEntity,
+)
 
 bp = Blueprint("ui", __name__)
+
+MODEL_VERSION = "ml_model_version"
+#: The most lineage hops a page draws (the API answers deeper); the page says when it capped.
+MAX_PAGE_DEPTH = 10
+_DIRECTIONS = ("BOTH", "INPUT", "OUTPUT")
+#: Types whose entities the impact analysis lists, with a plural label, in this order.
+_IMPACT_KINDS = (
+    ("ml_training_run", "training runs"), ("ml_model_version", "model versions"),
+    ("ml_deployment", "deployments"), ("ml_scoring_process", "scoring runs"),
+)
+
+
+class PageError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+def _catalog() -> Any:
+    return current_app.extensions["catalog"]
+
+
+# -- links and values --------------------------------------------------------------------------
+
+
+def entity_url(type_name: str, qualified_name: str) -> str:
+    """The page of an entity: ``/entity/<type>/<qualifiedName>`` (``/`` in a name kept, the rest quoted)."""
+    return f"/entity/{quote(type_name, safe='')}/{quote(qualified_name, safe='/@:')}"
+
+
+def _ref_of(value: Any) -> EntityRef | None:
+    if isinstance(value, Mapping):
+        unique = value.get("uniqueAttributes")
+        if isinstance(unique, Mapping) and "typeName" in value and "qualifiedName" in unique:
+            return EntityRef(str(value["typeName"]), str(unique["qualifiedName"]))
+    return None
+
+
+def render_value(value: Any, depth: int = 0) -> Markup:
+    """An attribute value as HTML: references as links, lists and maps as small lists, all escaped."""
+    ref = _ref_of(value)
+    if ref is not None:
+        return Markup('<a href="{}">{}</a> <span class="type">{}</span>').format(
+            entity_url(ref.type_name, ref.qualified_name), ref.qualified_name, ref.type_name)
+    if isinstance(value, list):
+        if not value:
+            return Markup('<span class="none">none</span>')
+        return Markup("<ul class=\"plain\">{}</ul>").format(
+            Markup("").join(Markup("<li>{}</li>").format(render_value(v, depth + 1)) for v in value[:200]))
+    if isinstance(value, Mapping):
+        if not value:
+            return Markup('<span class="none">none</span>')
+        if depth > 2:
+            return escape(str(value))
+        rows = Markup("").join(Markup("<tr><th>{}</th><td>{}</td></tr>").format(k, render_value(v, depth + 1))
+                               for k, v in list(value.items())[:200])
+        return Markup('<table class="inner">{}</table>').format(rows)
+    if value is None or value == "":
+        return Markup('<span class="none">none</span>')
+    return escape(str(value))
+
+
+def when(ms: Any) -> str:
+    try:
+        return datetime.fromtimestamp(int(ms) / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except (TypeError, ValueError, OverflowError, OSError):
+        return ""
+
+
+def run_url(version: StoredEntity) -> str | None:
+    """The page of the run a model version came from (its ``runId``), if it names one."""
+    run_id = version.attributes.get("runId")
+    if not run_id:
+        return None
+    return entity_url("ml_training_run", f"run:{run_id}@{_catalog().settings.mlflow_instance}")
+
+
+def display_name(entity: StoredEntity | EntityHeader) -> str:
+    return str(entity.attributes.get("name") or entity.qualified_name)
+
+
+# -- lookups -----------------------------------------------------------------------------------
+
+
+def _entity(type_name: str, qualified_name: str) -> StoredEntity:
+    catalog = _catalog()
+    if not catalog.registry.has_entity_type(type_name):
+        raise PageError(404, f"There is no entity type {type_name!r}.")
+    with catalog.session() as session:
+        found = store.get_entity(session, EntityRef(type_name, qualified_name).guid)
+    if found is None:
+        raise PageError(404, f"No {type_name} named {qualified_name!r} is in the catalog.")
+    return found
+
+
+def _int_param(name: str, default: int, low: int, high: int) -> tuple[int, bool]:
+    """A bounded int query parameter; (value, whether it was capped). Not an int: a 400 page."""
+    text = request.args.get(name)
+    if text is None or text == "":
+        return default, False
+    if not text.strip().lstrip("-").isdigit() or len(text) > 12:
+        raise PageError(400, f"{name}={text[:40]!r}: expected a whole number")
+    value = int(text)
+    if value < low:
+        raise PageError(400, f"{name}={value}: expected at least {low}")
+    return (min(value, high), value > high)
+
+
+def _choice_param(name: str, default: str, allowed: Iterable[str]) -> str:
+    text = request.args.get(name, default)
+    upper = text.upper() if text.isascii() else text
+    if upper not in allowed:
+        raise PageError(400, f"{name}={text[:40]!r}: expected one of {', '.join(allowed)}")
+    return upper
+
+
+# -- pages -------------------------------------------------------------------------------------
+
+
+@dataclass
+class ModelRow:
+    entity: StoredEntity
+    versions: list[StoredEntity]
+
+    @property
+    def latest(self) -> StoredEntity | None:
+        return max(self.versions, key=_version_number, default=None)
+
+    @property
+    def aliases(self) -> list[tuple[str, str]]:
+        found = []
+        for v in self.versions:
+            for alias in v.attributes.get("aliases") or ():
+                found.append((str(alias), str(v.attributes.get("version", ""))))
+        return sorted(found)
+
+
+def _version_number(entity: StoredEntity) -> int:
+    try:
+        return int(str(entity.attributes.get("version", "0")))
+    except ValueError:
+        return 0
+
+
+def _versions_of(model: StoredEntity) -> list[StoredEntity]:
+    """The versions of a registered model (``<name>/<n>@<instance>``), newest first."""
+    name, _, instance = model.qualified_name.rpartition("@")
+    prefix, suffix = f"{name}/", f"@{instance}"
+    found = [e for e in _catalog().search(f"{name}/", type_name=MODEL_VERSION, limit=1000)
+             if e.qualified_name.startswith(prefix) and e.qualified_name.endswith(suffix)
+             and e.qualified_name[len(prefix):-len(suffix)].isdigit()]
+    return sorted(found, key=_version_number, reverse=True)
 
 
 @bp.get("/")
 def index():
-    """Registered models with links to their lineage, and the APIs the catalog serves."""
-    catalog = current_app.extensions["catalog"]
+    """Search, the registered models at a glance, and recent changes."""
+    catalog = _catalog()
     models = catalog.search("", type_name=REGISTERED_MODEL, limit=500)
-    return render_template("index.html", models=models)
+    rows = [ModelRow(m, _versions_of(m)) for m in models]
+    recent = catalog.audit(limit=20)
+    return render_template("index.html", models=models, rows=rows, recent=recent)
+
+
+@bp.get("/search")
+def search_page():
+    catalog = _catalog()
+    text = request.args.get("q", "")[:200]
+    type_name = request.args.get("type") or None
+    classification = request.args.get("classification") or None
+    try:
+        found = catalog.search(text, type_name=type_name, classification=classification, limit=500)
+    except UnknownTypeError as exc:
+        raise PageError(400, str(exc)) from None
+    by_type = Counter(e.type_name for e in found)
+    by_tag = Counter(c.type_name for e in found for c in {c.type_name: c for c in e.classifications}.values())
+    return render_template("search.html", q=text, type_name=type_name, classification=classification, found=found,
+                           by_type=sorted(by_type.items()), by_tag=sorted(by_tag.items()), limit=500)
+
+
+def _model(name: str) -> StoredEntity:
+    instance = _catalog().settings.mlflow_instance
+    return _entity(REGISTERED_MODEL, f"{name}@{instance}")
+
+
+@bp.get("/models/<path:name>/<int:version>")
+def model_version_page(name: str, version: int):
+    instance = _catalog().settings.mlflow_instance
+    return _entity_page(_entity(MODEL_VERSION, f"{name}/{version}@{instance}"))
+
+
+@bp.get("/models/<path:name>")
+def model_page(name: str):
+    return _entity_page(_model(name))
+
+
+@bp.get("/entity/<type_name>/<path:qualified_name>/history")
+def history_page(type_name: str, qualified_name: str):
+    entity = _entity(type_name, qualified_name)
+    events = _catalog().audit(entity.guid, limit=500)
+    return render_template("history.html", entity=entity, events=events)
+
+
+@bp.get("/entity/<type_name>/<path:qualified_name>/impact.csv")
+def impact_csv(type_name: str, qualified_name: str):
+    entity = _entity(type_name, qualified_name)
+    rows = _impact(entity)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["kind", "type", "qualifiedName", "name", "owner", "status", "hops"])
+    for row in rows:
+        writer.writerow([_csv_safe(v) for v in (row.kind, row.type_name, row.qualified_name, row.name, row.owner,
+                                                row.status, row.hops)])
+    filename = "impact-" + "".join(c if c.isalnum() or c in "-_." else "_" for c in qualified_name)[:80] + ".csv"
+    return Response(out.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+def _csv_safe(value: Any) -> str:
+    """A CSV cell a spreadsheet will not run as a formula (OWASP's CSV injection advice)."""
+    text = str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+@bp.get("/entity/<type_name>/<path:qualified_name>/impact")
+def impact_page(type_name: str, qualified_name: str):
+    entity = _entity(type_name, qualified_name)
+    rows = _impact(entity)
+    grouped = [(label, [r for r in rows if r.type_name == t]) for t, label in _IMPACT_KINDS]
+    known = {t for t, _ in _IMPACT_KINDS}
+    grouped.append(("data sets and other entities", [r for r in rows if r.type_name not in known]))
+    return render_template("impact.html", entity=entity, grouped=grouped, total=len(rows))
+
+
+@bp.get("/entity/<type_name>/<path:qualified_name>/lineage.svg")
+def lineage_svg(type_name: str, qualified_name: str):
+    entity = _entity(type_name, qualified_name)
+    picture = _picture(entity)
+    return Response(picture.svg, mimetype="image/svg+xml",
+                    headers={"Content-Disposition": "inline; filename=\"lineage.svg\""})
+
+
+@bp.get("/entity/<type_name>/<path:qualified_name>/lineage.dot")
+def lineage_dot(type_name: str, qualified_name: str):
+    entity = _entity(type_name, qualified_name)
+    picture = _picture(entity)
+    return Response(picture.dot, mimetype="text/vnd.graphviz",
+                    headers={"Content-Disposition": "attachment; filename=\"lineage.dot\""})
+
+
+@bp.get("/entity/<type_name>/<path:qualified_name>")
+def entity_page(type_name: str, qualified_name: str):
+    return _entity_page(_entity(type_name, qualified_name))
+
+
+# -- the entity page ---------------------------------------------------------------------------
+
+
+@dataclass
+class Picture:
+    graph: LineageGraph
+    svg: str
+    dot: str
+    partial: bool
+    drawn: int
+    total: int
+    direction: str
+    depth: int
+    capped: bool
+
+
+def _lineage_options() -> tuple[str, int, bool, frozenset[str]]:
+    direction = _choice_param("direction", "BOTH", _DIRECTIONS)
+    depth, capped = _int_param("depth", 1, 1, MAX_PAGE_DEPTH)
+    expanded = frozenset(v[:64] for v in request.args.getlist("expand")[:50])
+    return direction, depth, capped, expanded
+
+
+def _picture(entity: StoredEntity) -> Picture:
+    from web import graph as drawing
+
+    direction, depth, capped, expanded = _lineage_options()
+    lineage = _catalog().lineage(entity.guid, direction=direction, depth=depth)
+
+    def expand_href(group: str) -> str:
+        args = request.args.to_dict(flat=False)
+        args["expand"] = sorted({*expanded, group})
+        return url_for("ui.entity_page", type_name=entity.type_name, qualified_name=entity.qualified_name,
+                       **args) + "#lineage"
+
+    def href(guid: str) -> str:
+        node = lineage.entities.get(guid)
+        return entity_url(node.type_name, node.qualified_name) if node is not None else "#"
+
+    laid = drawing.cached_layout(drawing.cache_key(lineage, expanded=expanded),
+                                 lambda: drawing.layout(lineage, expanded=expanded))
+    return Picture(lineage, drawing.to_svg(laid, href=href, expand_href=expand_href), drawing.to_dot(laid),
+                   laid.partial, laid.drawn, laid.total, direction, depth, capped)
+
+
+def _neighbours(graph: LineageGraph, guid: str) -> tuple[list[Any], list[Any]]:
+    """Entities one step upstream and downstream of ``guid`` in ``graph``."""
+    ups = [graph.entities[r.from_guid] for r in graph.relations if r.to_guid == guid and r.from_guid in graph.entities]
+    downs = [graph.entities[r.to_guid] for r in graph.relations if r.from_guid == guid and r.to_guid in graph.entities]
+    return ups, downs
+
+
+def _entity_page(entity: StoredEntity):
+    catalog = _catalog()
+    picture = _picture(entity)
+    with catalog.session() as session:
+        sources = store.get_headers(session, sorted({c.source_guid for c in entity.classifications
+                                                     if c.source_guid != entity.guid}))
+    direct = [c for c in entity.classifications if c.source_guid == entity.guid]
+    propagated = [(c, sources.get(c.source_guid)) for c in entity.classifications if c.source_guid != entity.guid]
+    ups, downs = _neighbours(picture.graph, entity.guid)
+    extra: dict[str, Any] = {}
+    if entity.type_name == REGISTERED_MODEL:
+        extra["versions"] = _versions_of(entity)
+    attributes = {k: v for k, v in entity.attributes.items() if k not in ("qualifiedName",)}
+    return render_template("entity.html", entity=entity, attributes=sorted(attributes.items()),
+                           relationships=sorted(entity.relationship_attributes.items()), direct=direct,
+                           propagated=propagated, picture=picture, upstream=ups, downstream=downs,
+                           directions=_DIRECTIONS, max_depth=MAX_PAGE_DEPTH, **extra)
+
+
+# -- impact ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ImpactRow:
+    kind: str
+    type_name: str
+    qualified_name: str
+    name: str
+    owner: str
+    status: str
+    hops: int
+    url: str
+
+
+def _impact(entity: StoredEntity) -> list[ImpactRow]:
+    """Everything downstream of ``entity`` (as deep as the catalog answers), nearest first."""
+    catalog = _catalog()
+    graph = catalog.lineage(entity.guid, direction="OUTPUT", depth=catalog.settings.lineage_max_depth)
+    hops = _hops(graph, entity.guid)
+    labels = dict(_IMPACT_KINDS)
+    rows = []
+    for guid, node in graph.entities.items():
+        if guid == entity.guid:
+            continue
+        owner = node.attributes.get("owner") or node.attributes.get("userName") or ""
+        rows.append(ImpactRow(labels.get(node.type_name, "data set"), node.type_name, node.qualified_name,
+                              display_name(node), str(owner), node.status, hops.get(guid, 0),
+                              entity_url(node.type_name, node.qualified_name)))
+    return sorted(rows, key=lambda r: (r.hops, r.type_name, r.qualified_name))
+
+
+def _hops(graph: LineageGraph, base: str) -> dict[str, int]:
+    """Edges from ``base`` to each entity of ``graph``, along the data flow (breadth first)."""
+    nexts: dict[str, list[str]] = {}
+    for r in graph.relations:
+        nexts.setdefault(r.from_guid, []).append(r.to_guid)
+    seen = {base: 0}
+    frontier = [base]
+    while frontier:
+        following = []
+        for guid in frontier:
+            for nxt in nexts.get(guid, ()):
+                if nxt not in seen:
+                    seen[nxt] = seen[guid] + 1
+                    following.append(nxt)
+        frontier = following
+    return seen
+
+
+# -- errors ------------------------------------------------------------------------------------
+
+
+def _error_page(status: int, message: str):
+    return render_template("error.html", status=status, message=message), status
+
+
+@bp.errorhandler(PageError)
+def _page_error(exc: PageError):
+    return _error_page(exc.status, exc.message)
+
+
+@bp.errorhandler(ReferenceNotFound)
+def _not_found(exc: ReferenceNotFound):
+    return _error_page(404, str(exc))
+
+
+@bp.errorhandler(CatalogError)
+def _catalog_error(exc: CatalogError):
+    return _error_page(400, str(exc))
 
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
+    app.jinja_env.globals.update(entity_url=entity_url, render_value=render_value, when=when,
+                                 display_name=display_name, run_url=run_url)

@@ -1,0 +1,207 @@
+"""The browsing pages over the demo chain (a real MLflow store and the repository's lineage.yml).
+
+Server-rendered HTML through Flask's test client: each page's content, links between pages,
+escaping of what sources wrote, 404 and 400 pages, the impact analysis and its CSV, the
+lineage graph's downloads, and the security headers on every response.
+"""
+
+from __future__ import annotations
+
+import csv
+from html import unescape
+import io
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from catalog.config import Settings
+from catalog.model import Classification, Entity, SourceBatch
+from catalog.service import Catalog
+from catalog.store import upsert_batch
+from tests.mlflow_fixtures import MlflowStore, copy_store, mlflow_store  # noqa: F401 - module-scoped fixture
+from tests.web_fixtures import catalog_app
+from web import create_app
+from web.security import CSP
+from web.ui import entity_url
+
+REPO = Path(__file__).resolve().parents[1]
+TABLE = "default.wineds_ext@cm"
+DEPLOYMENT = "wine-quality-stream:prod@cm"
+
+
+@pytest.fixture(scope="module")
+def app(mlflow_store: MlflowStore, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:  # noqa: F811
+    root = tmp_path_factory.mktemp("ui")
+    store = copy_store(mlflow_store, root)
+    settings = Settings(database_url=f"sqlite:///{root / 'catalog.db'}", mlflow_uri=store.uri, user="tester")
+    with Catalog(settings) as catalog:
+        catalog.ingest(lineage_path=REPO / "lineage.yml", mlflow_uri=store.uri)
+    with catalog_app(settings) as app:
+        app.config["RUN_ID"] = store.train_run_id
+        yield app
+
+
+@pytest.fixture
+def client(app: Any) -> Any:
+    return app.test_client()
+
+
+def page(client: Any, url: str, status: int = 200) -> str:
+    answer = client.get(url)
+    assert answer.status_code == status, (url, answer.status_code, answer.get_data(as_text=True)[:500])
+    return answer.get_data(as_text=True)
+
+
+def links(html: str) -> set[str]:
+    return set(re.findall(r'href="([^"]+)"', html))
+
+
+def test_the_home_page_shows_models_versions_aliases_and_recent_changes(client: Any) -> None:
+    html = page(client, "/")
+    assert '<a href="/models/wine-quality">wine-quality</a>' in html
+    assert "@champion &rarr; 1" in html
+    assert entity_url("ml_model_version", "wine-quality/1@mlflow") in links(html)
+    assert "Recent changes" in html and "ENTITY_CREATE" in html
+    assert 'action="/search"' in html
+
+
+def test_the_model_page_lists_versions_and_the_lineage_graph(client: Any) -> None:
+    html = page(client, "/models/wine-quality")
+    assert "<h1>wine-quality</h1>" in html and "ml-team@example.com" in html
+    assert "<h2>Versions</h2>" in html and "@champion" in html
+    assert '<svg' in html and "</svg>" in html
+    assert entity_url("ml_model_version", "wine-quality/1@mlflow") in links(html)
+
+
+def test_the_version_page_links_its_run_and_training_tables(app: Any, client: Any) -> None:
+    html = page(client, "/models/wine-quality/1")
+    assert "<h1>" in html and "wine-quality/1@mlflow" in html
+    run = entity_url("ml_training_run", f"run:{app.config['RUN_ID']}@mlflow")
+    assert run in links(html)
+    run_page = page(client, run)
+    assert entity_url("hive_table", TABLE) in links(run_page)  # the run's inputs, as links
+    assert "alpha" in run_page  # its params
+
+
+def test_a_table_page_shows_its_classifications_and_downstream(client: Any) -> None:
+    html = page(client, entity_url("hive_table", TABLE))
+    assert "Classifications" in html
+    assert "Downstream" in html and "ml_training_run" in html
+    assert "/history" in html and "/impact" in html
+
+
+def test_propagated_classifications_say_where_they_came_from(client: Any) -> None:
+    html = page(client, "/models/wine-quality/1?depth=1")
+    for match in re.finditer(r'<span class="tag propagated">([^<]+)</span> propagated from\s*<a href="([^"]+)"', html):
+        assert match.group(2).startswith("/entity/")
+    assert ('class="tag propagated"' in html) == ("propagated from" in html)
+
+
+def test_impact_analysis_lists_everything_downstream_and_exports_csv(client: Any) -> None:
+    html = page(client, entity_url("hive_table", TABLE) + "/impact")
+    assert "Impact analysis" in html
+    assert "model versions" in html and "wine-quality/1@mlflow" in html
+    assert "deployments" in html and DEPLOYMENT in html
+    answer = client.get(entity_url("hive_table", TABLE) + "/impact.csv")
+    assert answer.status_code == 200 and answer.mimetype == "text/csv"
+    assert 'attachment; filename="impact-default.wineds_ext_cm.csv"' == answer.headers["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(answer.get_data(as_text=True))))
+    names = {r["qualifiedName"] for r in rows}
+    assert {"wine-quality/1@mlflow", DEPLOYMENT} <= names
+    assert all(r["hops"].isdigit() and int(r["hops"]) >= 1 for r in rows)
+    assert {r["kind"] for r in rows} >= {"model versions", "deployments", "training runs"}
+
+
+def test_history_shows_who_changed_what(client: Any) -> None:
+    html = page(client, entity_url("ml_deployment", DEPLOYMENT) + "/history")
+    assert "ENTITY_CREATE" in html and "tester" in html
+
+
+def test_lineage_downloads_are_svg_and_dot(client: Any) -> None:
+    base = entity_url("ml_model_version", "wine-quality/1@mlflow")
+    answer = client.get(base + "/lineage.svg?direction=BOTH&depth=2")
+    assert answer.status_code == 200 and answer.mimetype == "image/svg+xml"
+    root = ET.fromstring(answer.get_data())
+    assert root.tag.endswith("svg")
+    dot = client.get(base + "/lineage.dot").get_data(as_text=True)
+    assert dot.lstrip().startswith("digraph") and "wine-quality/1@mlflow" in dot
+
+
+def test_unknown_pages_are_404_pages_and_bad_parameters_400(client: Any) -> None:
+    def page(client: Any, url: str, status: int = 200) -> str:  # the messages as the reader sees them
+        return unescape(globals()["page"](client, url, status))
+
+    html = page(client, "/models/no-such-model", 404)
+    assert "No ml_registered_model named 'no-such-model@mlflow' is in the catalog." in html
+    assert "There is no entity type 'nope'." in page(client, "/entity/nope/x", 404)
+    assert "depth='abc': expected a whole number" in page(client, "/models/wine-quality?depth=abc", 400)
+    assert "direction='sideways': expected one of BOTH, INPUT, OUTPUT" in page(
+        client, "/models/wine-quality?direction=sideways", 400)
+    capped = page(client, "/models/wine-quality?depth=" + "9" * 11)
+    assert "Depth capped at 10 on this page" in capped
+    assert "unknown entity type 'hive_tabel'; did you mean 'hive_table'?" in page(client, "/search?type=hive_tabel", 400)
+
+
+def test_search_has_type_and_classification_facets(client: Any) -> None:
+    html = page(client, "/search?q=wine")
+    assert re.search(r'>hive_table</a> <span class="count">\d+</span>', html)
+    assert "/search?q=wine&amp;type=ml_model_version" in html
+    only = page(client, "/search?q=wine&type=ml_model_version")
+    assert "<strong>ml_model_version</strong>" in only and "wine-quality/1@mlflow" in only
+    assert "default.wineds_ext@cm" not in only
+
+
+def test_every_response_carries_the_security_headers(client: Any) -> None:
+    for url in ("/", "/models/wine-quality", "/healthz", "/api/atlas/v2/types/typedefs", "/nope"):
+        headers = client.get(url).headers
+        assert headers["Content-Security-Policy"] == CSP
+        assert "script-src 'self';" in CSP and "frame-ancestors 'none'" in CSP and "unsafe-inline' " not in \
+            CSP.split("script-src", 1)[1].split(";", 1)[0]
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert headers["Referrer-Policy"] == "same-origin"
+
+
+def test_a_host_not_trusted_is_refused(tmp_path: Path) -> None:
+    app = create_app(settings=Settings(database_url=f"sqlite:///{tmp_path / 'c.db'}", read_access="open"))
+    try:
+        client = app.test_client()
+        assert client.get("/healthz").status_code == 200  # Host: localhost
+        assert client.get("/healthz", headers={"Host": "127.0.0.1:5000"}).status_code == 200
+        assert client.get("/healthz", headers={"Host": "attacker.example"}).status_code == 400
+    finally:
+        app.extensions["catalog"].close()
+    anyone = create_app(settings=Settings(database_url=f"sqlite:///{tmp_path / 'c.db'}", read_access="open",
+                                          trusted_hosts="*"))
+    try:
+        assert anyone.test_client().get("/healthz", headers={"Host": "catalog.example"}).status_code == 200
+    finally:
+        anyone.extensions["catalog"].close()
+
+
+PAYLOADS = ('<script>alert(1)</script>', '"><img src=x onerror=alert(1)>', "javascript:alert(1)")
+
+
+def test_what_sources_wrote_is_escaped_on_every_page(tmp_path: Path) -> None:
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'c.db'}")
+    with catalog_app(settings) as app:
+        catalog = app.extensions["catalog"]
+        table = Entity("ml_dataset", "evil@cm", {"name": PAYLOADS[0], "description": PAYLOADS[1],
+                                                   "owner": PAYLOADS[2]}, classifications=[Classification("PII")])
+        run = Entity("ml_training_run", 'run:"><svg onload=alert(1)>@mlflow', {
+            "name": PAYLOADS[1], "userName": PAYLOADS[0], "runId": "r", "status": "FINISHED",
+            "params": {PAYLOADS[0]: PAYLOADS[1]}, "inputs": [table.ref], "outputs": []})
+        with catalog.write_session() as session, session.begin():
+            upsert_batch(session, SourceBatch("t", [table, run]), catalog.registry, user="t")
+        client = app.test_client()
+        for url in ("/", "/search?q=evil", entity_url("ml_dataset", "evil@cm"), entity_url("ml_dataset", "evil@cm") +
+                    "/history", entity_url("ml_dataset", "evil@cm") + "/impact", entity_url(run.type_name,
+                                                                                             run.qualified_name)):
+            html = page(client, url)
+            assert "<script>alert(1)</script>" not in html, url
+            assert "<img src=x" not in html and "<svg onload" not in html, url
+            assert 'href="javascript:' not in html, url
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page(client, entity_url("ml_dataset", "evil@cm"))

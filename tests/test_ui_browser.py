@@ -1,0 +1,122 @@
+"""The pages in a real browser: Playwright driving Debian's headless Chromium against the served catalog.
+
+`make test` installs chromium with apt-get when /usr/bin/chromium is missing, and the
+``playwright`` package with the test extras (its own browser downloads are never used).
+Screenshots go to ``$UI_SCREENSHOTS`` (default: the test's temporary folder).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from catalog.config import Settings
+from catalog.model import Entity, SourceBatch
+from catalog.service import Catalog
+from catalog.store import upsert_batch
+from tests.mlflow_fixtures import MlflowStore, copy_store, mlflow_store  # noqa: F401 - module-scoped fixture
+from tests.web_fixtures import catalog_app, served
+from web.ui import entity_url
+
+REPO = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+TABLE = "default.wineds_ext@cm"
+XSS = '<img src=x onerror="window.__pwned=1">'
+
+
+@pytest.fixture(scope="module")
+def site(mlflow_store: MlflowStore, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:  # noqa: F811
+    root = tmp_path_factory.mktemp("ui-browser")
+    store = copy_store(mlflow_store, root)
+    settings = Settings(database_url=f"sqlite:///{root / 'catalog.db'}", mlflow_uri=store.uri, user="tester")
+    with Catalog(settings) as catalog:
+        catalog.ingest(lineage_path=REPO / "lineage.yml", mlflow_uri=store.uri)
+        evil = Entity("ml_dataset", "evil@cm", {"name": XSS, "description": "<script>window.__pwned=2</script>"})
+        with catalog.write_session() as session, session.begin():
+            upsert_batch(session, SourceBatch("t", [evil]), catalog.registry, user="t")
+    with catalog_app(settings) as app, served(app, "ui-browser") as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: make test installs it (apt-get install chromium)"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def tab(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.errors = []  # type: ignore[attr-defined]
+    page.on("console", lambda m: page.errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: page.errors.append(str(e)))
+    page.on("dialog", lambda d: (page.errors.append("dialog: " + d.message), d.dismiss()))
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+def _shots(tmp_path: Path) -> Path:
+    where = Path(os.environ.get("UI_SCREENSHOTS") or tmp_path)
+    where.mkdir(parents=True, exist_ok=True)
+    return where
+
+
+def test_search_to_model_to_lineage_to_table_to_impact_to_csv(site: str, tab: Any, tmp_path: Path) -> None:
+    shots = _shots(tmp_path)
+    tab.goto(site + "/")
+    tab.fill("input[name=q]", "wine-quality")
+    tab.click("header button[type=submit]")
+    tab.wait_for_url("**/search?q=wine-quality")
+    tab.click("table.results a:text-is('wine-quality')")
+    tab.wait_for_url("**/entity/ml_registered_model/wine-quality@mlflow")
+    assert tab.inner_text("h1") == "wine-quality"
+    tab.screenshot(path=str(shots / "model.png"), full_page=True)
+    tab.click("table a:text-is('1')")  # version 1 from the versions table
+    tab.wait_for_url("**/entity/ml_model_version/wine-quality/1@mlflow")
+    tab.select_option("select[name=direction]", "BOTH")
+    tab.fill("input[name=depth]", "3")
+    tab.click("form.lineage-options button")
+    tab.wait_for_url("**depth=3**")
+    graph = tab.locator(".graph svg")
+    assert graph.count() == 1
+    tab.locator(".graph").screenshot(path=str(shots / "lineage.png"))
+    tab.locator(f".graph svg a[href='{entity_url('hive_table', TABLE)}']").first.click()
+    tab.wait_for_url(f"**{entity_url('hive_table', TABLE)}")
+    tab.click("nav.links a:text-is('Impact analysis')")
+    tab.wait_for_url("**/impact")
+    assert "wine-quality/1@mlflow" in tab.inner_text("main")
+    tab.screenshot(path=str(shots / "impact.png"), full_page=True)
+    with tab.expect_download() as download:
+        tab.click("a:text-is('Download as CSV')")
+    saved = shots / "impact.csv"
+    download.value.save_as(str(saved))
+    assert saved.read_text().startswith("kind,type,qualifiedName,name,owner,status,hops")
+    assert tab.errors == []
+
+
+def test_injected_markup_does_not_run(site: str, tab: Any) -> None:
+    for url in ("/", "/search?q=evil", entity_url("ml_dataset", "evil@cm")):
+        tab.goto(site + url)
+        assert tab.evaluate("window.__pwned === undefined"), url
+        assert tab.locator("main img[src=x]").count() == 0
+    assert XSS in tab.inner_text("h1")
+    assert tab.errors == []
+
+
+def test_an_unknown_page_is_a_404_page(site: str, tab: Any) -> None:
+    answer = tab.goto(site + "/models/no-such-model")
+    assert answer.status == 404 and tab.inner_text("h1") == "Not found"
