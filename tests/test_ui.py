@@ -205,3 +205,81 @@ def test_what_sources_wrote_is_escaped_on_every_page(tmp_path: Path) -> None:
             assert "<img src=x" not in html and "<svg onload" not in html, url
             assert 'href="javascript:' not in html, url
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page(client, entity_url("ml_dataset", "evil@cm"))
+
+
+# -- deployments, scoring runs and compliance reports ------------------------------------------------
+
+
+def _score_run(deployment: str, run: str, version: str, start: int, psi: float) -> Entity:
+    import json
+
+    from catalog.model import EntityRef
+
+    batches = [{"batch_id": 0, "status": "written", "rows_in": 104, "rows_scored": 100, "rows_quarantined": 4,
+                "rows_warned": 0, "by_rule": {"null-input": 2, "non-finite-input": 1, "malformed-line": 0}}]
+    checks = {"batches": batches, "batchesOmitted": 0,
+              "byRule": {"null-input": 2, "non-finite-input": 1, "malformed-line": 0}}
+    drift = {"features": {"alcohol": {"kind": "numeric", "psi": psi, "ks": 0.05, "wasserstein": 0.16, "rows": 100,
+                                      "verdict": "drift" if psi > 0.2 else "ok", "drifted_by": ["psi"] if psi > 0.2 else []}},
+             "prediction": {"psi": psi / 2, "verdict": "ok"}}
+    return Entity("ml_scoring_process", f"score:{deployment.rpartition('@')[0]}:{run}@cm", {
+        "name": f"score {run}", "deployment": deployment, "modelVersion": version, "runId": run,
+        "status": "SUCCEEDED", "startTime": start, "endTime": start + 1000, "rowsIn": 104, "rowsScored": 100,
+        "rowsQuarantined": 4, "rowsWarned": 0, "batchCount": 1, "checkResults": json.dumps(checks),
+        "drift": json.dumps(drift), "userName": "tester",
+        "inputs": [EntityRef("ml_deployment", deployment)], "outputs": []})
+
+
+@pytest.fixture(scope="module")
+def scored(app: Any) -> dict[str, str]:
+    from catalog.model import EntityRef
+    from catalog.store import evidence
+
+    catalog = app.extensions["catalog"]
+    runs = [_score_run(DEPLOYMENT, "r1", "wine-quality/1@mlflow", 1_790_000_000_000, 0.05),
+            _score_run(DEPLOYMENT, "r2", "wine-quality/1@mlflow", 1_790_000_100_000, 0.31)]
+    deployment = EntityRef("ml_deployment", DEPLOYMENT).guid
+    version = EntityRef("ml_model_version", "wine-quality/1@mlflow").guid
+    report = {"verdict": "warn", "target": "prod", "counts": {"pass": 1, "warn": 1},
+              "model": {"version": "wine-quality/1@mlflow"},
+              "subject": {"kind": "deployment", "name": DEPLOYMENT, "label": "wine-quality-stream"},
+              "results": [{"rule": "owner-declared", "verdict": "pass", "severity": "fail", "description": "An owner.",
+                           "message": "owner ml-team@example.com", "evidence": {"owner": "ml-team@example.com"}},
+                          {"rule": "expectations-pass", "verdict": "warn", "severity": "warn",
+                           "description": "The suite passes.", "message": "2 of 25 expectations failed <b>x</b>",
+                           "evidence": {"failed": ["a", "b"]}}]}
+    with catalog.write_session() as session, session.begin():
+        upsert_batch(session, SourceBatch("scoring", runs), catalog.registry, user="tester")
+        record = evidence.append(session, chain=DEPLOYMENT, report=report, subject_guid=deployment,
+                                 version_guid=version, verdict="warn", at=1_790_000_000_000, by="tester")
+    return {"digest": record.digest}
+
+
+def test_the_deployment_page_shows_its_scoring_runs_drift_versions_and_checks(client: Any, scored: dict) -> None:
+    html = page(client, entity_url("ml_deployment", DEPLOYMENT))
+    assert "<h2>Scoring runs</h2>" in html and "score r1" in html and "score r2" in html
+    assert html.index("score r2") < html.index("score r1")  # newest first
+    assert '<svg xmlns="http://www.w3.org/2000/svg" class="drift"' in html and "PSI 0.2" in html
+    assert html.count("<polyline") == 2  # prediction and the largest feature, over the two runs
+    assert "<h3>Versions scored</h3>" in html and ">wine-quality/1@mlflow</a></td><td>2</td>" in html
+    assert "<h2>Compliance checks</h2>" in html and f"/compliance/{scored['digest']}" in html
+
+
+def test_the_scoring_run_page_shows_batches_rules_and_drift(client: Any, scored: dict) -> None:
+    html = page(client, entity_url("ml_scoring_process", "score:wine-quality-stream:prod:r2@cm"))
+    assert "<h2>Batches</h2>" in html and "<td>104</td><td>100</td><td>4</td>" in html
+    assert "<td>null-input</td><td>2</td>" in html and "malformed-line</td>" not in html  # rules with rows only
+    assert "<td>alcohol</td><td>drift</td><td>0.31</td>" in html
+    assert "checkResults" not in html  # shown as tables, not as raw JSON
+
+
+def test_a_compliance_report_page_lists_every_rule_with_its_evidence(client: Any, scored: dict) -> None:
+    html = page(client, f"/compliance/{scored['digest']}")
+    assert 'Compliance report: <span class="verdict warn">warn</span>' in html
+    assert html.index("expectations-pass") < html.index("owner-declared")  # the warning first
+    assert "2 of 25 expectations failed &lt;b&gt;x&lt;/b&gt;" in html
+    assert "No compliance report " + "0" * 64 in unescape(page(client, "/compliance/" + "0" * 64, 404))
+    assert "a compliance report is named by the sha256" in page(client, "/compliance/nope", 400)
+    version = page(client, "/models/wine-quality/1")
+    assert "<h2>Compliance checks</h2>" in version and f"/compliance/{scored['digest']}" in version
+    assert '<a href="/models/wine-quality/1/card">Model card</a>' in version

@@ -31,6 +31,7 @@ from flask import Blueprint, Flask, Response, current_app, render_template, requ
 from markupsafe import Markup, escape
 
 from catalog import store
+from catalog.store import evidence
 from catalog.errors import CatalogError, ReferenceNotFound, UnknownTypeError
 from catalog.model import (
     REGISTERED_MODEL,
@@ -47,6 +48,9 @@ MODEL_VERSION = "ml_model_version"
 MAX_PAGE_DEPTH = 10
 _DIRECTIONS = ("BOTH", "INPUT", "OUTPUT")
 #: Types whose entities the impact analysis lists, with a plural label, in this order.
+_VERDICT_ORDER = {"fail": 0, "error": 1, "warn": 2, "waived": 3, "pass": 4, "skip": 5}
+SCORING = "ml_scoring_process"
+DEPLOYMENT = "ml_deployment"
 _IMPACT_KINDS = (
     ("ml_training_run", "training runs"), ("ml_model_version", "model versions"),
     ("ml_deployment", "deployments"), ("ml_scoring_process", "scoring runs"),
@@ -237,6 +241,44 @@ def model_page(name: str):
     return _entity_page(_model(name))
 
 
+@bp.get("/compliance/<digest>")
+def compliance_page(digest: str):
+    """One compliance report (an evidence record): each rule, its verdict, evidence and waiver."""
+    from sqlalchemy import select
+
+    from catalog.store.schema import EvidenceRow
+
+    if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        raise PageError(400, f"{digest[:70]!r}: a compliance report is named by the sha256 digest of its record")
+    catalog = _catalog()
+    with catalog.session() as session:
+        row = session.get(EvidenceRow, digest)
+        if row is None:
+            raise PageError(404, f"No compliance report {digest} is in the catalog.")
+        record = evidence.history(session, subject_guid=row.subject_guid, limit=1000)
+        record = next(r for r in record if r.digest == digest)
+        version = store.get_entity(session, row.version_guid)
+        later = session.scalar(select(EvidenceRow.digest).where(EvidenceRow.chain == row.chain,
+                                                                 EvidenceRow.seq == row.seq + 1))
+    report = record.report
+    results = sorted(report.get("results") or (), key=lambda r: (_VERDICT_ORDER.get(r.get("verdict"), 9),
+                                                                  str(r.get("rule"))))
+    return render_template("compliance.html", record=record, report=report, results=results, version=version,
+                           later=later)
+
+
+@bp.get("/models/<path:name>/<int:version>/card")
+def model_card_page(name: str, version: int):
+    """The version's model card (``catalog evidence export --format html``), for auditors."""
+    from catalog.compliance.card import model_card
+    from catalog.compliance.export import render_card
+
+    instance = _catalog().settings.mlflow_instance
+    entity = _entity(MODEL_VERSION, f"{name}/{version}@{instance}")
+    card = model_card(_catalog(), f"models:/{name}/{version}")
+    return Response(render_card(card, "html"), mimetype="text/html")
+
+
 @bp.get("/entity/<type_name>/<path:qualified_name>/history")
 def history_page(type_name: str, qualified_name: str):
     entity = _entity(type_name, qualified_name)
@@ -360,11 +402,126 @@ def _entity_page(entity: StoredEntity):
     extra: dict[str, Any] = {}
     if entity.type_name == REGISTERED_MODEL:
         extra["versions"] = _versions_of(entity)
-    attributes = {k: v for k, v in entity.attributes.items() if k not in ("qualifiedName",)}
+    if entity.type_name in (DEPLOYMENT, MODEL_VERSION):
+        with catalog.session() as session:
+            key = {"subject_guid": entity.guid} if entity.type_name == DEPLOYMENT else {"version_guid": entity.guid}
+            extra["checks"] = evidence.history(session, **key, limit=50)
+    if entity.type_name == DEPLOYMENT:
+        runs = _scoring_runs(entity)
+        extra["runs"] = runs
+        extra["pinned"] = _pinned(runs)
+        extra["drift_chart"] = drift_chart(runs)
+    if entity.type_name == SCORING:
+        extra["scoring"] = _scoring_detail(entity)
+    if entity.type_name == MODEL_VERSION:
+        name, _, rest = entity.qualified_name.rpartition("@")[0].rpartition("/")
+        extra["card_url"] = url_for("ui.model_card_page", name=name, version=int(rest)) if rest.isdigit() else None
+    shown_elsewhere = {"qualifiedName", *(("checkResults", "drift") if entity.type_name == SCORING else ())}
+    attributes = {k: _dated(k, v) for k, v in entity.attributes.items() if k not in shown_elsewhere}
     return render_template("entity.html", entity=entity, attributes=sorted(attributes.items()),
                            relationships=sorted(entity.relationship_attributes.items()), direct=direct,
                            propagated=propagated, picture=picture, upstream=ups, downstream=downs,
                            directions=_DIRECTIONS, max_depth=MAX_PAGE_DEPTH, **extra)
+
+
+# -- deployments and scoring runs ----------------------------------------------------------------
+
+
+def _dated(name: str, value: Any) -> Any:
+    """Atlas ``date`` attributes (epoch milliseconds: ``createTime``, ``complianceCheckedAt``) shown as dates."""
+    if (name.endswith("Time") or name.endswith("At")) and isinstance(value, int) and value > 10 ** 11:
+        return f"{when(value)} ({value})"
+    return value
+
+
+def _json_attr(entity: StoredEntity, name: str) -> dict[str, Any]:
+    import json
+
+    value = entity.attributes.get(name)
+    if isinstance(value, Mapping):
+        return dict(value)
+    try:
+        parsed = json.loads(value) if isinstance(value, str) and value else {}
+    except ValueError:
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
+
+
+def _scoring_runs(deployment: StoredEntity) -> list[StoredEntity]:
+    """The deployment's scoring runs (``score:<deployment>:<run>@<cluster>``), newest first."""
+    stem = deployment.qualified_name.rpartition("@")[0]
+    found = [e for e in _catalog().search(f"score:{stem}:", type_name=SCORING, limit=500)
+             if e.attributes.get("deployment") == deployment.qualified_name]
+    return sorted(found, key=lambda e: int(e.attributes.get("startTime") or 0), reverse=True)
+
+
+def _pinned(runs: list[StoredEntity]) -> list[tuple[str, int, int, int]]:
+    """(model version, runs, first start, last start) in the order the versions were first scored."""
+    seen: dict[str, list[int]] = {}
+    for run in reversed(runs):
+        version = str(run.attributes.get("modelVersion") or "")
+        seen.setdefault(version, []).append(int(run.attributes.get("startTime") or 0))
+    return [(v, len(t), min(t), max(t)) for v, t in seen.items()]
+
+
+def _max_psi(run: StoredEntity) -> tuple[float | None, float | None]:
+    """(prediction PSI, the largest feature PSI) of a run's drift record."""
+    drift = _json_attr(run, "drift")
+    features = [f.get("psi") for f in (drift.get("features") or {}).values() if isinstance(f, Mapping)]
+    numbers = [float(v) for v in features if isinstance(v, (int, float))]
+    prediction = drift.get("prediction") if isinstance(drift.get("prediction"), Mapping) else {}
+    psi = prediction.get("psi")
+    return (float(psi) if isinstance(psi, (int, float)) else None, max(numbers) if numbers else None)
+
+
+def drift_chart(runs: list[StoredEntity], *, width: int = 560, height: int = 160) -> Markup:
+    """An inline SVG of prediction drift (PSI) and the largest feature PSI over the runs, oldest left."""
+    points = [(_max_psi(r), r) for r in reversed(runs)]
+    values = [v for (p, f), _r in points for v in (p, f) if v is not None]
+    if not values:
+        return Markup('<p class="none">no drift recorded yet</p>')
+    top = max(0.3, max(values) * 1.1)
+    left, bottom, inner_w, inner_h = 40, height - 24, width - 60, height - 40
+    step = inner_w / max(1, len(points) - 1)
+
+    def xy(i: int, v: float) -> tuple[float, float]:
+        return left + (i * step if len(points) > 1 else inner_w / 2), bottom - v / top * inner_h
+
+    parts = [Markup('<svg xmlns="http://www.w3.org/2000/svg" class="drift" width="{}" height="{}" role="img" '
+                    'aria-label="drift over scoring runs">').format(width, height),
+             Markup('<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="#999"/>').format(left, bottom, left + inner_w, bottom),
+             Markup('<text x="4" y="{}" font-size="10">0</text><text x="4" y="{:.0f}" font-size="10">{:.2f}</text>')
+             .format(bottom, bottom - inner_h + 4, top)]
+    threshold = 0.2
+    if threshold < top:
+        y = bottom - threshold / top * inner_h
+        parts.append(Markup('<line x1="{}" y1="{:.1f}" x2="{}" y2="{:.1f}" stroke="#c0392b" stroke-dasharray="4 3"/>'
+                            '<text x="{}" y="{:.1f}" font-size="10" fill="#c0392b">PSI 0.2</text>')
+                     .format(left, y, left + inner_w, y, left + inner_w - 40, y - 3))
+    for series, colour, label in ((0, "#1d3557", "prediction"), (1, "#e67e22", "largest feature")):
+        coords = [xy(i, vals[series]) for i, (vals, _r) in enumerate(points) if vals[series] is not None]
+        if len(coords) > 1:
+            parts.append(Markup('<polyline fill="none" stroke="{}" stroke-width="2" points="{}"/>').format(
+                colour, " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)))
+        for (x, y), (vals, run) in zip(coords, [(v, r) for v, r in points if v[series] is not None], strict=True):
+            parts.append(Markup('<circle cx="{:.1f}" cy="{:.1f}" r="3.5" fill="{}"><title>{}: {} PSI {:.4f}</title>'
+                                '</circle>').format(x, y, colour, run.qualified_name, label, vals[series]))
+    parts.append(Markup('<text x="{}" y="{}" font-size="10" fill="#1d3557">prediction PSI</text>'
+                        '<text x="{}" y="{}" font-size="10" fill="#e67e22">largest feature PSI</text></svg>')
+                 .format(left, height - 6, left + 110, height - 6))
+    return Markup("").join(parts)
+
+
+def _scoring_detail(run: StoredEntity) -> dict[str, Any]:
+    checks = _json_attr(run, "checkResults")
+    drift = _json_attr(run, "drift")
+    by_rule = checks.get("byRule") or {}
+    batches = [b for b in checks.get("batches") or () if isinstance(b, Mapping)]
+    features = sorted((drift.get("features") or {}).items())
+    return {"batches": batches, "omitted": checks.get("batchesOmitted", 0),
+            "rules": sorted(((k, v) for k, v in by_rule.items() if isinstance(v, int) and v > 0),
+                            key=lambda kv: (-kv[1], kv[0])),
+            "features": features, "prediction": drift.get("prediction") or {}}
 
 
 # -- impact ------------------------------------------------------------------------------------
@@ -442,4 +599,5 @@ def _catalog_error(exc: CatalogError):
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.jinja_env.globals.update(entity_url=entity_url, render_value=render_value, when=when,
-                                 display_name=display_name, run_url=run_url)
+                                 display_name=display_name, run_url=run_url,
+                                 compliance_url=lambda digest: url_for("ui.compliance_page", digest=digest))
