@@ -25,13 +25,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote
 
 from flask import Blueprint, Flask, Response, current_app, render_template, request, url_for
 from markupsafe import Markup, escape
 
 from catalog import store
 from catalog.store import evidence
+from web.impact import IMPACT_KINDS as _IMPACT_KINDS
+from web.impact import entity_url, impact_of
 from catalog.errors import CatalogError, ReferenceNotFound, UnknownTypeError
 from catalog.model import (
     REGISTERED_MODEL,
@@ -47,14 +48,9 @@ MODEL_VERSION = "ml_model_version"
 #: The most lineage hops a page draws (the API answers deeper); the page says when it capped.
 MAX_PAGE_DEPTH = 10
 _DIRECTIONS = ("BOTH", "INPUT", "OUTPUT")
-#: Types whose entities the impact analysis lists, with a plural label, in this order.
 _VERDICT_ORDER = {"fail": 0, "error": 1, "warn": 2, "waived": 3, "pass": 4, "skip": 5}
 SCORING = "ml_scoring_process"
 DEPLOYMENT = "ml_deployment"
-_IMPACT_KINDS = (
-    ("ml_training_run", "training runs"), ("ml_model_version", "model versions"),
-    ("ml_deployment", "deployments"), ("ml_scoring_process", "scoring runs"),
-)
 
 
 class PageError(Exception):
@@ -68,11 +64,6 @@ def _catalog() -> Any:
 
 
 # -- links and values --------------------------------------------------------------------------
-
-
-def entity_url(type_name: str, qualified_name: str) -> str:
-    """The page of an entity: ``/entity/<type>/<qualifiedName>`` (``/`` in a name kept, the rest quoted)."""
-    return f"/entity/{quote(type_name, safe='')}/{quote(qualified_name, safe='/@:')}"
 
 
 def _ref_of(value: Any) -> EntityRef | None:
@@ -289,7 +280,7 @@ def history_page(type_name: str, qualified_name: str):
 @bp.get("/entity/<type_name>/<path:qualified_name>/impact.csv")
 def impact_csv(type_name: str, qualified_name: str):
     entity = _entity(type_name, qualified_name)
-    rows = _impact(entity)
+    rows = impact_of(_catalog(), entity)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["kind", "type", "qualifiedName", "name", "owner", "status", "hops"])
@@ -310,7 +301,7 @@ def _csv_safe(value: Any) -> str:
 @bp.get("/entity/<type_name>/<path:qualified_name>/impact")
 def impact_page(type_name: str, qualified_name: str):
     entity = _entity(type_name, qualified_name)
-    rows = _impact(entity)
+    rows = impact_of(_catalog(), entity)
     grouped = [(label, [r for r in rows if r.type_name == t]) for t, label in _IMPACT_KINDS]
     known = {t for t, _ in _IMPACT_KINDS}
     grouped.append(("data sets and other entities", [r for r in rows if r.type_name not in known]))
@@ -345,13 +336,20 @@ def entity_page(type_name: str, qualified_name: str):
 class Picture:
     graph: LineageGraph
     svg: str
-    dot: str
+    layout: Any  # web.graph's Layout, for ``dot``
     partial: bool
     drawn: int
     total: int
     direction: str
     depth: int
     capped: bool
+
+    @property
+    def dot(self) -> str:
+        """The graph as DOT, drawn when asked (the page shows only the SVG: 8% of a depth-3 page's time)."""
+        from web import graph as drawing
+
+        return drawing.to_dot(self.layout)
 
 
 def _lineage_options() -> tuple[str, int, bool, frozenset[str]]:
@@ -379,7 +377,7 @@ def _picture(entity: StoredEntity) -> Picture:
 
     laid = drawing.cached_layout(drawing.cache_key(lineage, expanded=expanded),
                                  lambda: drawing.layout(lineage, expanded=expanded))
-    return Picture(lineage, drawing.to_svg(laid, href=href, expand_href=expand_href), drawing.to_dot(laid),
+    return Picture(lineage, drawing.to_svg(laid, href=href, expand_href=expand_href), laid,
                    laid.partial, laid.drawn, laid.total, direction, depth, capped)
 
 
@@ -522,56 +520,6 @@ def _scoring_detail(run: StoredEntity) -> dict[str, Any]:
             "rules": sorted(((k, v) for k, v in by_rule.items() if isinstance(v, int) and v > 0),
                             key=lambda kv: (-kv[1], kv[0])),
             "features": features, "prediction": drift.get("prediction") or {}}
-
-
-# -- impact ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ImpactRow:
-    kind: str
-    type_name: str
-    qualified_name: str
-    name: str
-    owner: str
-    status: str
-    hops: int
-    url: str
-
-
-def _impact(entity: StoredEntity) -> list[ImpactRow]:
-    """Everything downstream of ``entity`` (as deep as the catalog answers), nearest first."""
-    catalog = _catalog()
-    graph = catalog.lineage(entity.guid, direction="OUTPUT", depth=catalog.settings.lineage_max_depth)
-    hops = _hops(graph, entity.guid)
-    labels = dict(_IMPACT_KINDS)
-    rows = []
-    for guid, node in graph.entities.items():
-        if guid == entity.guid:
-            continue
-        owner = node.attributes.get("owner") or node.attributes.get("userName") or ""
-        rows.append(ImpactRow(labels.get(node.type_name, "data set"), node.type_name, node.qualified_name,
-                              display_name(node), str(owner), node.status, hops.get(guid, 0),
-                              entity_url(node.type_name, node.qualified_name)))
-    return sorted(rows, key=lambda r: (r.hops, r.type_name, r.qualified_name))
-
-
-def _hops(graph: LineageGraph, base: str) -> dict[str, int]:
-    """Edges from ``base`` to each entity of ``graph``, along the data flow (breadth first)."""
-    nexts: dict[str, list[str]] = {}
-    for r in graph.relations:
-        nexts.setdefault(r.from_guid, []).append(r.to_guid)
-    seen = {base: 0}
-    frontier = [base]
-    while frontier:
-        following = []
-        for guid in frontier:
-            for nxt in nexts.get(guid, ()):
-                if nxt not in seen:
-                    seen[nxt] = seen[guid] + 1
-                    following.append(nxt)
-        frontier = following
-    return seen
 
 
 # -- errors ------------------------------------------------------------------------------------
