@@ -70,9 +70,16 @@ def _graph(ctx: Any) -> list[str]:
     return graph.run(ctx)
 
 
+def _ui_load(ctx: Any) -> list[str]:
+    from bench import ui_load
+
+    return ui_load.run(ctx)
+
+
 BENCHES: dict[str, Callable[[Any], list[str]]] = {"ingest": _ingest, "lineage": _lineage, "mlflow": _mlflow, "atlas_api": _atlas_api,
                                                   "atlas_search": _atlas_search, "compliance": _compliance, "hook": _hook,
-                                                  "push": _push, "scoring": _scoring, "graph": _graph}
+                                                  "push": _push, "scoring": _scoring, "graph": _graph,
+                                                  "ui_load": _ui_load}
 
 
 __all__ = ["BENCHES"]

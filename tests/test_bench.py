@@ -169,3 +169,18 @@ def test_graph_bench(capsys: pytest.CaptureFixture[str]) -> None:
                      re.MULTILINE)
     assert re.search(r"^RATIO graph-500/sugiyama-drawn = \d+\.\d+x", out, re.MULTILINE)
     assert re.search(r"^RATIO graph-500/sugiyama-all-nodes = \d+\.\d+x", out, re.MULTILINE)
+
+
+def test_ui_load_bench(capsys: pytest.CaptureFixture[str]) -> None:
+    out = _run(capsys, "ui_load")  # catalog serve --workers 2 on loopback, load from a client process
+    assert "catalog serve --workers 2" in out and "5 clients" in out
+    for target in ("healthz", "ui-model-page", "ui-table-page (info)", "ui-lineage-depth3"):
+        assert re.search(rf"^{re.escape(target)} +[\d,]+ +\d+ +\d+\.\d ms +\d+\.\d ms +\d+\.\d ms +[\d,]+ +\d+%$", out,
+                         re.MULTILINE), target
+    assert re.search(r"^--workers 1 +[\d,]+ +\d+ ", out, re.MULTILINE) and re.search(r"^--workers 2 +[\d,]+ +\d+ ", out,
+                                                                                    re.MULTILINE)
+    for name in ("ui-model-page", "ui-lineage-depth3"):
+        assert re.search(rf"^LATENCY {name} p95 = \d+\.\d ms \(target <= 100 ms\) (MET|MISSED) \(5 clients, 2,000 "
+                         r"entities\)$", out, re.MULTILINE), name
+    assert re.search(r"^RATIO ui-model-page/healthz p50 = \d+\.\d\dx$", out, re.MULTILINE)
+    assert re.search(r"^ERRORS ui = 0 \(target 0\) MET$", out, re.MULTILINE)

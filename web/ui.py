@@ -308,20 +308,17 @@ def impact_page(type_name: str, qualified_name: str):
     return render_template("impact.html", entity=entity, grouped=grouped, total=len(rows))
 
 
-@bp.get("/entity/<type_name>/<path:qualified_name>/lineage.svg")
-def lineage_svg(type_name: str, qualified_name: str):
-    entity = _entity(type_name, qualified_name)
-    picture = _picture(entity)
-    return Response(picture.svg, mimetype="image/svg+xml",
-                    headers={"Content-Disposition": "inline; filename=\"lineage.svg\""})
+#: download name -> (mimetype, Content-Disposition, the Picture field)
+_DOWNLOADS = {"svg": ("image/svg+xml", "inline", "svg"), "dot": ("text/vnd.graphviz", "attachment", "dot")}
 
 
-@bp.get("/entity/<type_name>/<path:qualified_name>/lineage.dot")
-def lineage_dot(type_name: str, qualified_name: str):
-    entity = _entity(type_name, qualified_name)
-    picture = _picture(entity)
-    return Response(picture.dot, mimetype="text/vnd.graphviz",
-                    headers={"Content-Disposition": "attachment; filename=\"lineage.dot\""})
+@bp.get("/entity/<type_name>/<path:qualified_name>/lineage.<any(svg, dot):kind>")
+def lineage_download(type_name: str, qualified_name: str, kind: str):
+    """The entity's lineage graph as SVG or Graphviz DOT (the page's ``direction``, ``depth``, ``expand``)."""
+    mimetype, disposition, field = _DOWNLOADS[kind]
+    picture = _picture(_entity(type_name, qualified_name))
+    return Response(getattr(picture, field), mimetype=mimetype,
+                    headers={"Content-Disposition": f'{disposition}; filename="lineage.{kind}"'})
 
 
 @bp.get("/entity/<type_name>/<path:qualified_name>")
