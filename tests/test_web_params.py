@@ -310,7 +310,7 @@ def test_index_page_escapes_odd_stored_text(client: Any, store: Store) -> None:
     assert response.mimetype == "text/html"
     assert response.mimetype_params["charset"] == "utf-8"
     page = response.get_data(as_text=True)
-    assert "<td>wine-quality</td>" in page
+    assert "<td><a href=\"/models/wine-quality\">wine-quality</a></td>" in page
     assert f"<td>{escape(OWNER)}</td>" in page
     assert f"<td>{escape(PURPOSE)}</td>" in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt; predicts 🍷 quality — جودة النبيذ &amp; טיב היין" in page
