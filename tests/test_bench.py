@@ -134,6 +134,8 @@ def test_push_bench(capsys: pytest.CaptureFixture[str]) -> None:
     assert re.search(r"^push 2,000 entities \(catalog sync\) +\d", out, re.MULTILINE)
     assert "embedded ingest of the same entities" in out and re.search(r"re-sync, nothing changed .* 0 writes$", out,
                                                                         re.MULTILINE)
+    assert re.search(r"^push linking 960 tables Atlas has \(info\) .* \d+ requests \(lookups of 3 kB of names each\), "
+                     r"1,040 sent$", out, re.MULTILINE)  # every table found and linked, none written
     assert re.search(r"^REQUESTS push per 1,000 entities = \d+\.\d\d \(target <= 2, \d+ for 2,000 entities, "
                      r"typedef bootstrap apart\) (MET|MISSED)$", out, re.MULTILINE)
     assert re.search(r"^RATIO push/embedded-ingest = \d+\.\d+x \(\d[\d,]* vs \d[\d,]* entities/s\)$", out, re.MULTILINE)

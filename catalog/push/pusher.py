@@ -29,6 +29,7 @@ import logging
 import os
 import socket
 import uuid
+from urllib.parse import quote
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -56,9 +57,27 @@ _FOREVER = 2 ** 62
 #: Seconds a drain's lease on its sink lasts unless renewed (after every window).
 LEASE_S = 120
 _LOOKUP_CHUNK = 100
+#: The most characters of query string per lookup: request lines stay under the 4 kB that gunicorn (and many
+#: proxies) accept, far below Jetty's 8 kB.
+_LOOKUP_CHARS = 3000
 _DELETE_CHUNK = 100
 #: Statuses that say the request, not an entity in it, is wrong: no point splitting it.
 _NOT_ENTITY_SPECIFIC = frozenset({401, 403, 405, 406, 415})
+
+
+def _lookup_chunks(tables: Sequence[StoredEntity]) -> Iterable[list[StoredEntity]]:
+    """Tables to look up per request: at most ``_LOOKUP_CHUNK`` and ``_LOOKUP_CHARS`` of query string."""
+    chunk: list[StoredEntity] = []
+    chars = 0
+    for table in tables:
+        cost = len(quote(table.qualified_name, safe="")) + 24  # &attr_NN:qualifiedName=
+        if chunk and (len(chunk) >= _LOOKUP_CHUNK or chars + cost > _LOOKUP_CHARS):
+            yield chunk
+            chunk, chars = [], 0
+        chunk.append(table)
+        chars += cost
+    if chunk:
+        yield chunk
 
 
 class Sessions(Protocol):
@@ -259,8 +278,7 @@ class Pusher:
             by_type.setdefault(table.type_name, []).append(table)
         found: list[tuple[StoredEntity, str]] = []
         for type_name, group in sorted(by_type.items()):
-            for start in range(0, len(group), _LOOKUP_CHUNK):
-                chunk = group[start:start + _LOOKUP_CHUNK]
+            for chunk in _lookup_chunks(group):
                 try:
                     answer = self._call(lambda: self.client.entities_by_unique(type_name,
                                                                                [t.qualified_name for t in chunk]))
