@@ -76,6 +76,9 @@ class Settings:
     trusted_hosts: str = "127.0.0.1,localhost,::1,[::1]"
     #: the MLflow webhook's shared secret (HMAC-SHA256 key); never shown in a repr or a log
     hook_secret: str = field(default="", repr=False)
+    #: the key signing the pages' session cookies and CSRF tokens (at least 16 characters); "" = one the
+    #: catalog generates and keeps beside a SQLite store (web/login.py); never shown in a repr or a log
+    secret_key: str = field(default="", repr=False)
     #: how old (or how far ahead) an ``X-MLflow-Timestamp`` may be, and how long delivery ids are kept
     hook_window_seconds: int = 300
     #: how often the hook's worker looks for queued work that no request of its own process woke it for

@@ -120,3 +120,67 @@ def test_injected_markup_does_not_run(site: str, tab: Any) -> None:
 def test_an_unknown_page_is_a_404_page(site: str, tab: Any) -> None:
     answer = tab.goto(site + "/models/no-such-model")
     assert answer.status == 404 and tab.inner_text("h1") == "Not found"
+
+
+# ---------------------------------------------------------------- login (web/login.py)
+
+VIEWER = ("vera", "viewer-pass-1")
+
+
+@pytest.fixture(scope="module")
+def closed_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A catalog whose reads need a user (``read_access="authenticated"``), with a viewer and one data set."""
+    from catalog import users
+
+    root = tmp_path_factory.mktemp("ui-browser-login")
+    settings = Settings(database_url=f"sqlite:///{root / 'catalog.db'}", user="tester", read_access="authenticated")
+    with Catalog(settings) as catalog:
+        with catalog.write_session() as session, session.begin():
+            users.add_user(session, *VIEWER, "viewer")
+        with catalog.write_session() as session, session.begin():
+            upsert_batch(session, SourceBatch("t", [Entity("ml_dataset", "sales@cm", {"name": "sales"})]),
+                         catalog.registry, user="t")
+    with catalog_app(settings, open_reads=False) as app, served(app, "ui-browser-login") as url:
+        yield url
+
+
+def test_login_through_the_form_then_a_viewers_write_is_refused(closed_site: str, tab: Any, tmp_path: Path) -> None:
+    page = entity_url("ml_dataset", "sales@cm")
+    tab.goto(closed_site + page)
+    tab.wait_for_url("**/login?next=**")
+    tab.fill("input[name=name]", VIEWER[0])
+    tab.fill("input[name=password]", "not-her-password")
+    tab.click("form.login button[type=submit]")
+    assert "Wrong user name or password." in tab.inner_text("main")
+    tab.fill("input[name=name]", VIEWER[0])
+    tab.fill("input[name=password]", VIEWER[1])
+    tab.click("form.login button[type=submit]")
+    tab.wait_for_url(f"**{page}")
+    assert tab.inner_text("h1") == "sales"
+    assert tab.inner_text("header .who") == "vera (viewer)"
+    tab.screenshot(path=str(_shots(tmp_path) / "logged-in.png"), full_page=True)
+    cookie = next(c for c in tab.context.cookies() if c["name"] == "catalog_session")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
+    assert tab.evaluate("document.cookie").find("catalog_session") == -1  # HttpOnly: no script reads it
+    assert tab.errors == []
+
+    # a write from the page's own context, with the session cookie only (and its CSRF token, even)
+    status = tab.evaluate("""async () => {
+        const token = document.querySelector("form.logout input[name=csrf_token]").value;
+        const answer = await fetch("/api/atlas/v2/entity", {
+            method: "POST", credentials: "same-origin", signal: AbortSignal.timeout(10000),
+            headers: {"Content-Type": "application/json", "X-CSRFToken": token},
+            body: JSON.stringify({entity: {typeName: "ml_dataset", attributes: {qualifiedName: "x@cm", name: "x"}}}),
+        });
+        return answer.status;
+    }""")
+    assert status == 403  # the session is no credential for an API write (401 would prompt)
+    assert all(f"status of {status}" in e for e in tab.errors), tab.errors  # Chromium logs the refused fetch
+    tab.errors.clear()
+
+    tab.click("form.logout button[type=submit]")
+    tab.wait_for_url("**/login")
+    assert "You are logged out." in tab.inner_text("main")
+    tab.goto(closed_site + page)
+    tab.wait_for_url("**/login?next=**")
+    assert tab.errors == []

@@ -22,7 +22,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, settings: Settings 
     from flask import Flask
 
     from catalog.service import Catalog
-    from web import api, atlas_v2, auth, errors, hooks, openlineage, security, ui
+    from web import api, atlas_v2, auth, errors, hooks, login, openlineage, security, ui
 
     app = Flask(__name__)
     app.config.from_mapping(MAX_CONTENT_LENGTH=1_048_576)
@@ -33,6 +33,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, settings: Settings 
 
     security.init_app(app, app.extensions["catalog"].settings.trusted_hosts)
     auth.init_app(app)
+    login.init_app(app)  # /login, /logout: page sessions and CSRF (after auth)
     errors.init_app(app)
     api.init_app(app)
     atlas_v2.init_app(app)

@@ -6,6 +6,12 @@ token from ``catalog tokens create``). Credentials that are given but wrong answ
 whatever the endpoint. Without credentials a request is anonymous: served when the
 catalog's ``read_access`` is ``open``, else 401, except for ``PUBLIC_ENDPOINTS``.
 
+A page session (``web.login``: a browser logged in at ``/login``) counts as its user for
+reads, and for the pages' own forms, which are CSRF-checked; never for a write to an API
+(``/api/``, ``/hooks/``): those need basic auth or a token. With reads closed, an anonymous
+browser asking for a page (``Accept: text/html``) is redirected to the login page;
+everything else (the APIs, scripts) gets the 401 as before.
+
 Views that write are decorated with ``require("steward")`` (or another role): no user
 answers 401, a user whose role is too low 403. Audits record ``user_name()``.
 
@@ -28,17 +34,18 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from flask import Flask, Response, current_app, g, has_request_context, jsonify, request
+from flask import (Flask, Response, current_app, g, has_request_context, jsonify, redirect, render_template, request,
+                   url_for)
 
 from catalog.service import Catalog
 from catalog.users import ROLES, PasswordCache, User, authenticate, role_allows, touch_token, user_for_token
 
 __all__ = ["PUBLIC_ENDPOINTS", "REALM", "UNAUTHORIZED", "FORBIDDEN", "init_app", "current_user", "require",
-           "user_name"]
+           "user_name", "is_api_path", "use_sessions"]
 
-#: Endpoints served without credentials even when reads need them (a login page would go here).
+#: Endpoints served without credentials even when reads need them (the login page, logout).
 #: ``hooks.mlflow`` (``POST /hooks/mlflow``) authenticates by its HMAC signature instead.
-PUBLIC_ENDPOINTS: set[str] = {"healthz", "static", "hooks.mlflow"}
+PUBLIC_ENDPOINTS: set[str] = {"healthz", "static", "hooks.mlflow", "login.login", "login.logout"}
 REALM = "ml-lineage-catalog"
 #: Atlas's codes for "authentication required" and "not authorised".
 UNAUTHORIZED = "ATLAS-401-00-001"
@@ -46,6 +53,7 @@ FORBIDDEN = "ATLAS-403-00-001"
 
 _PASSWORDS = "catalog_auth_passwords"
 _TOUCHED = "catalog_auth_touched"
+_SESSIONS = "catalog_auth_sessions"
 
 
 def init_app(app: Flask) -> None:
@@ -53,6 +61,22 @@ def init_app(app: Flask) -> None:
     app.extensions[_PASSWORDS] = PasswordCache(ttl=60.0, max_entries=1024)
     app.extensions[_TOUCHED] = _Touched()
     app.before_request(_resolve_caller)
+
+
+def use_sessions(app: Flask, user_of_session: Callable[[], User | None], counts: Callable[[], bool],
+                 login_endpoint: str) -> None:
+    """Count page sessions: ``user_of_session()`` is the user the request's session is logged in as, or None.
+
+    ``counts()`` says whether a session counts for the request (``web.login``: reads, and
+    the forms it CSRF-checks; never API writes). ``login_endpoint`` is where anonymous
+    page reads are sent.
+    """
+    app.extensions[_SESSIONS] = (user_of_session, counts, login_endpoint)
+
+
+def is_api_path() -> bool:
+    """True for the APIs' paths (``/api/``, ``/hooks/``, ``/healthz``): JSON answers, no session writes."""
+    return request.path.startswith(("/api/", "/hooks/")) or request.path == "/healthz"
 
 
 def current_user() -> User | None:
@@ -80,6 +104,8 @@ def require(role: str, what: str | None = None) -> Callable[[Callable[..., Any]]
         def guarded(*args: Any, **kwargs: Any) -> Any:
             user = current_user()
             action = what or f"{request.method} {request.path}"
+            if user is None and g.get("catalog_session_refused") is not None:
+                return _session_refused(g.catalog_session_refused)
             if user is None:
                 return _unauthorized(f"authentication required: {action} needs a user with role {role} "
                                      "(basic auth or an API token)")
@@ -100,7 +126,7 @@ def _catalog() -> Catalog:
 
 
 def _resolve_caller() -> Response | None:
-    g.catalog_user = None
+    g.catalog_user = g.catalog_session_refused = None
     header = request.headers.get("Authorization")
     if header is not None and header.strip():
         user, why = _from_header(header.strip())
@@ -108,10 +134,41 @@ def _resolve_caller() -> Response | None:
             return _unauthorized(why)
         g.catalog_user = user
         return None
+    sessions = current_app.extensions.get(_SESSIONS)
+    logged_in = sessions[0]() if sessions is not None else None
+    if logged_in is not None and sessions[1]():
+        g.catalog_user = logged_in
+        return None
+    g.catalog_session_refused = logged_in
     if request.endpoint in PUBLIC_ENDPOINTS or _catalog().settings.read_access == "open":
         return None
+    if logged_in is not None:
+        return _session_refused(logged_in)
+    if sessions is not None and _browser_reading_a_page():
+        target = request.full_path.rstrip("?") if request.query_string else request.path
+        return redirect(url_for(sessions[2], next=target))
     return _unauthorized("authentication required: this catalog serves reads only to its users "
                          "(basic auth or Authorization: Bearer <API token>)")
+
+
+def _session_refused(logged_in: User) -> Response:
+    """403 for a request that has only a page session where one does not count (an API write).
+
+    Not 401: the browser knows who it is, and a 401's basic-auth challenge would make it
+    prompt for a password on a script's ``fetch``.
+    """
+    return _refuse(403, FORBIDDEN, f"user {logged_in.name!r} is logged in to the pages, but a page session does not "
+                                   f"authorize {request.method} {request.path}: send basic auth or an API token")
+
+
+def _wants_html() -> bool:
+    """A browser's request: its ``Accept`` names HTML itself (``*/*`` alone is a script's)."""
+    return any(kind in ("text/html", "application/xhtml+xml") and quality > 0
+               for kind, quality in request.accept_mimetypes)
+
+
+def _browser_reading_a_page() -> bool:
+    return request.method in ("GET", "HEAD") and not is_api_path() and _wants_html()
 
 
 def _from_header(header: str) -> tuple[User | None, str]:
@@ -152,8 +209,10 @@ def _parameters_hidden() -> Iterator[None]:
 
 
 def _refuse(status: int, code: str, message: str) -> Response:
-    if request.path.startswith(("/api/", "/hooks/")) or request.path == "/healthz":
+    if is_api_path():
         response = jsonify({"errorCode": code, "errorMessage": message})
+    elif _wants_html():
+        response = Response(render_template("error.html", status=status, message=message), mimetype="text/html")
     else:
         response = Response(f"{status} {'Unauthorized' if status == 401 else 'Forbidden'}: {message}\n",
                             mimetype="text/plain")
