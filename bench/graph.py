@@ -135,9 +135,10 @@ def _expand_href(group: str) -> str:
 
 def _render(graph: Any, expanded: frozenset[str] = frozenset()) -> tuple[Any, str]:
     from web import graph as drawing
+    from web import graph_svg as draw
 
     laid = drawing.layout(graph, expanded=expanded)
-    return laid, drawing.to_svg(laid, href=_href, expand_href=_expand_href)
+    return laid, draw.to_svg(laid, href=_href, expand_href=_expand_href)
 
 
 def _sugiyama(ids: list[str], layers: list[int], edges: list[tuple[str, str]]) -> Any:
@@ -152,6 +153,7 @@ def _sugiyama(ids: list[str], layers: list[int], edges: list[tuple[str, str]]) -
 
 def run(ctx: Context) -> list[str]:
     from web import graph as drawing
+    from web import graph_svg as draw
 
     size = QUICK_NODES if ctx.sizes.name == "quick" else FULL_NODES
     graph = neighbourhood(size)

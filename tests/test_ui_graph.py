@@ -30,6 +30,7 @@ from catalog.model import (
 )
 from catalog.service import Catalog
 from web import graph as drawing
+from web import graph_svg as draw
 
 SVG = "{http://www.w3.org/2000/svg}"
 XLINK = "{http://www.w3.org/1999/xlink}href"
@@ -46,7 +47,7 @@ def expand_href(group: str) -> str:
 
 
 def svg_of(laid: drawing.Layout) -> str:
-    return drawing.to_svg(laid, href=href, expand_href=expand_href)
+    return draw.to_svg(laid, href=href, expand_href=expand_href)
 
 
 # -- graphs ------------------------------------------------------------------------------------
@@ -315,7 +316,7 @@ def test_dot_quotes_and_escapes_ids_and_labels(catalog: Catalog) -> None:
     nasty = 'q"uo\\te\nnew -> "x" [label=evil]; }'
     entities = {"b": header("b", "hive_table", "base"), 'id"with\\quote': header('id"with\\quote', "hive_table", nasty)}
     graph = LineageGraph("b", "BOTH", 0, entities, (LineageRelation('id"with\\quote', "b", "r"),))
-    dot = drawing.to_dot(drawing.layout(graph))
+    dot = draw.to_dot(drawing.layout(graph))
     lines = dot.splitlines()
     assert lines[0] == "digraph lineage {" and lines[-1] == "}"
     unquoted = re.sub(_QUOTED, '""', dot)  # what DOT parses outside strings: no injected statement
@@ -333,7 +334,7 @@ def test_dot_quotes_and_escapes_ids_and_labels(catalog: Catalog) -> None:
     (edge,) = [line for line in lines if re.match(rf"^  {_QUOTED} -> {_QUOTED};$", line)]
     assert edge == '  "id\\"with\\\\quote" -> "b";'
     # The real lineage, with the payloads, still gives one statement per line.
-    real = drawing.to_dot(drawing.layout(catalog.lineage("ml_dataset:d3@cm", direction="BOTH", depth=0)))
+    real = draw.to_dot(drawing.layout(catalog.lineage("ml_dataset:d3@cm", direction="BOTH", depth=0)))
     assert re.search(r'label="<script>alert\(1\)</script>\\nml_dataset\\nPII \(propagated\)"', real) is None
     assert '"\\"><img src=x onerror=alert(1)>\\nhive_table"' in real
     assert all(line.endswith((";", "{", "}")) for line in real.splitlines())
@@ -341,7 +342,7 @@ def test_dot_quotes_and_escapes_ids_and_labels(catalog: Catalog) -> None:
 
 def test_dot_groups_and_ranks_follow_the_layout() -> None:
     laid = drawing.layout(fan(60))
-    dot = drawing.to_dot(laid)
+    dot = draw.to_dot(laid)
     assert '"group:1" [label="35 more (drawn 25 / total 60)"' in dot and "shape=folder" in dot
     ranks = re.findall(r"\{ rank=same; (.*) \}", dot)
     assert len(ranks) == len({n.layer for n in laid.nodes})

@@ -1,14 +1,15 @@
-"""Impact analysis: everything downstream of an entity, with owners (the pages and the JSON API share it)."""
+"""Impact analysis (everything downstream of an entity, with owners) and the small helpers the pages and the JSON API share."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
 from catalog.model import LineageGraph, StoredEntity
 
-__all__ = ["IMPACT_KINDS", "ImpactRow", "entity_url", "impact_of"]
+__all__ = ["IMPACT_KINDS", "ImpactRow", "entity_url", "impact_of", "when"]
 
 #: Types whose entities the impact analysis lists, with a plural label, in this order.
 IMPACT_KINDS = (
@@ -20,6 +21,14 @@ IMPACT_KINDS = (
 def entity_url(type_name: str, qualified_name: str) -> str:
     """The page of an entity: ``/entity/<type>/<qualifiedName>`` (``/``, ``@`` and ``:`` kept, the rest quoted)."""
     return f"/entity/{quote(type_name, safe='')}/{quote(qualified_name, safe='/@:')}"
+
+
+def when(ms: Any) -> str:
+    """Epoch milliseconds as a UTC date and time ("" for anything else)."""
+    try:
+        return datetime.fromtimestamp(int(ms) / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except (TypeError, ValueError, OverflowError, OSError):
+        return ""
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,6 @@ import io
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, render_template, request, url_for
@@ -32,7 +31,8 @@ from markupsafe import Markup, escape
 from catalog import store
 from catalog.store import evidence
 from web.impact import IMPACT_KINDS as _IMPACT_KINDS
-from web.impact import entity_url, impact_of
+from web.impact import entity_url, impact_of, when
+from web.ui_runs import SCORING, dated, drift_chart, pinned, scoring_detail, scoring_runs
 from catalog.errors import CatalogError, ReferenceNotFound, UnknownTypeError
 from catalog.model import (
     REGISTERED_MODEL,
@@ -49,7 +49,6 @@ MODEL_VERSION = "ml_model_version"
 MAX_PAGE_DEPTH = 10
 _DIRECTIONS = ("BOTH", "INPUT", "OUTPUT")
 _VERDICT_ORDER = {"fail": 0, "error": 1, "warn": 2, "waived": 3, "pass": 4, "skip": 5}
-SCORING = "ml_scoring_process"
 DEPLOYMENT = "ml_deployment"
 
 
@@ -96,13 +95,6 @@ def render_value(value: Any, depth: int = 0) -> Markup:
     if value is None or value == "":
         return Markup('<span class="none">none</span>')
     return escape(str(value))
-
-
-def when(ms: Any) -> str:
-    try:
-        return datetime.fromtimestamp(int(ms) / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-    except (TypeError, ValueError, OverflowError, OSError):
-        return ""
 
 
 def run_url(version: StoredEntity) -> str | None:
@@ -265,7 +257,7 @@ def model_card_page(name: str, version: int):
     from catalog.compliance.export import render_card
 
     instance = _catalog().settings.mlflow_instance
-    entity = _entity(MODEL_VERSION, f"{name}/{version}@{instance}")
+    _entity(MODEL_VERSION, f"{name}/{version}@{instance}")  # a 404 page when the version is not in the catalog
     card = model_card(_catalog(), f"models:/{name}/{version}")
     return Response(render_card(card, "html"), mimetype="text/html")
 
@@ -344,9 +336,9 @@ class Picture:
     @property
     def dot(self) -> str:
         """The graph as DOT, drawn when asked (the page shows only the SVG: 8% of a depth-3 page's time)."""
-        from web import graph as drawing
+        from web import graph_svg as draw
 
-        return drawing.to_dot(self.layout)
+        return draw.to_dot(self.layout)
 
 
 def _lineage_options() -> tuple[str, int, bool, frozenset[str]]:
@@ -358,6 +350,7 @@ def _lineage_options() -> tuple[str, int, bool, frozenset[str]]:
 
 def _picture(entity: StoredEntity) -> Picture:
     from web import graph as drawing
+    from web import graph_svg as draw
 
     direction, depth, capped, expanded = _lineage_options()
     lineage = _catalog().lineage(entity.guid, direction=direction, depth=depth)
@@ -374,7 +367,7 @@ def _picture(entity: StoredEntity) -> Picture:
 
     laid = drawing.cached_layout(drawing.cache_key(lineage, expanded=expanded),
                                  lambda: drawing.layout(lineage, expanded=expanded))
-    return Picture(lineage, drawing.to_svg(laid, href=href, expand_href=expand_href), laid,
+    return Picture(lineage, draw.to_svg(laid, href=href, expand_href=expand_href), laid,
                    laid.partial, laid.drawn, laid.total, direction, depth, capped)
 
 
@@ -402,121 +395,21 @@ def _entity_page(entity: StoredEntity):
             key = {"subject_guid": entity.guid} if entity.type_name == DEPLOYMENT else {"version_guid": entity.guid}
             extra["checks"] = evidence.history(session, **key, limit=50)
     if entity.type_name == DEPLOYMENT:
-        runs = _scoring_runs(entity)
+        runs = scoring_runs(_catalog(), entity)
         extra["runs"] = runs
-        extra["pinned"] = _pinned(runs)
+        extra["pinned"] = pinned(runs)
         extra["drift_chart"] = drift_chart(runs)
     if entity.type_name == SCORING:
-        extra["scoring"] = _scoring_detail(entity)
+        extra["scoring"] = scoring_detail(entity)
     if entity.type_name == MODEL_VERSION:
         name, _, rest = entity.qualified_name.rpartition("@")[0].rpartition("/")
         extra["card_url"] = url_for("ui.model_card_page", name=name, version=int(rest)) if rest.isdigit() else None
     shown_elsewhere = {"qualifiedName", *(("checkResults", "drift") if entity.type_name == SCORING else ())}
-    attributes = {k: _dated(k, v) for k, v in entity.attributes.items() if k not in shown_elsewhere}
+    attributes = {k: dated(k, v) for k, v in entity.attributes.items() if k not in shown_elsewhere}
     return render_template("entity.html", entity=entity, attributes=sorted(attributes.items()),
                            relationships=sorted(entity.relationship_attributes.items()), direct=direct,
                            propagated=propagated, picture=picture, upstream=ups, downstream=downs,
                            directions=_DIRECTIONS, max_depth=MAX_PAGE_DEPTH, **extra)
-
-
-# -- deployments and scoring runs ----------------------------------------------------------------
-
-
-def _dated(name: str, value: Any) -> Any:
-    """Atlas ``date`` attributes (epoch milliseconds: ``createTime``, ``complianceCheckedAt``) shown as dates."""
-    if (name.endswith("Time") or name.endswith("At")) and isinstance(value, int) and value > 10 ** 11:
-        return f"{when(value)} ({value})"
-    return value
-
-
-def _json_attr(entity: StoredEntity, name: str) -> dict[str, Any]:
-    import json
-
-    value = entity.attributes.get(name)
-    if isinstance(value, Mapping):
-        return dict(value)
-    try:
-        parsed = json.loads(value) if isinstance(value, str) and value else {}
-    except ValueError:
-        return {}
-    return parsed if isinstance(parsed, dict) else {}
-
-
-def _scoring_runs(deployment: StoredEntity) -> list[StoredEntity]:
-    """The deployment's scoring runs (``score:<deployment>:<run>@<cluster>``), newest first."""
-    stem = deployment.qualified_name.rpartition("@")[0]
-    found = [e for e in _catalog().search(f"score:{stem}:", type_name=SCORING, limit=500)
-             if e.attributes.get("deployment") == deployment.qualified_name]
-    return sorted(found, key=lambda e: int(e.attributes.get("startTime") or 0), reverse=True)
-
-
-def _pinned(runs: list[StoredEntity]) -> list[tuple[str, int, int, int]]:
-    """(model version, runs, first start, last start) in the order the versions were first scored."""
-    seen: dict[str, list[int]] = {}
-    for run in reversed(runs):
-        version = str(run.attributes.get("modelVersion") or "")
-        seen.setdefault(version, []).append(int(run.attributes.get("startTime") or 0))
-    return [(v, len(t), min(t), max(t)) for v, t in seen.items()]
-
-
-def _max_psi(run: StoredEntity) -> tuple[float | None, float | None]:
-    """(prediction PSI, the largest feature PSI) of a run's drift record."""
-    drift = _json_attr(run, "drift")
-    features = [f.get("psi") for f in (drift.get("features") or {}).values() if isinstance(f, Mapping)]
-    numbers = [float(v) for v in features if isinstance(v, (int, float))]
-    prediction = drift.get("prediction") if isinstance(drift.get("prediction"), Mapping) else {}
-    psi = prediction.get("psi")
-    return (float(psi) if isinstance(psi, (int, float)) else None, max(numbers) if numbers else None)
-
-
-def drift_chart(runs: list[StoredEntity], *, width: int = 560, height: int = 160) -> Markup:
-    """An inline SVG of prediction drift (PSI) and the largest feature PSI over the runs, oldest left."""
-    points = [(_max_psi(r), r) for r in reversed(runs)]
-    values = [v for (p, f), _r in points for v in (p, f) if v is not None]
-    if not values:
-        return Markup('<p class="none">no drift recorded yet</p>')
-    top = max(0.3, max(values) * 1.1)
-    left, bottom, inner_w, inner_h = 40, height - 24, width - 60, height - 40
-    step = inner_w / max(1, len(points) - 1)
-
-    def xy(i: int, v: float) -> tuple[float, float]:
-        return left + (i * step if len(points) > 1 else inner_w / 2), bottom - v / top * inner_h
-
-    parts = [Markup('<svg xmlns="http://www.w3.org/2000/svg" class="drift" width="{}" height="{}" role="img" '
-                    'aria-label="drift over scoring runs">').format(width, height),
-             Markup('<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="#999"/>').format(left, bottom, left + inner_w, bottom),
-             Markup('<text x="4" y="{}" font-size="10">0</text><text x="4" y="{:.0f}" font-size="10">{:.2f}</text>')
-             .format(bottom, bottom - inner_h + 4, top)]
-    threshold = 0.2
-    if threshold < top:
-        y = bottom - threshold / top * inner_h
-        parts.append(Markup('<line x1="{}" y1="{:.1f}" x2="{}" y2="{:.1f}" stroke="#c0392b" stroke-dasharray="4 3"/>'
-                            '<text x="{}" y="{:.1f}" font-size="10" fill="#c0392b">PSI 0.2</text>')
-                     .format(left, y, left + inner_w, y, left + inner_w - 40, y - 3))
-    for series, colour, label in ((0, "#1d3557", "prediction"), (1, "#e67e22", "largest feature")):
-        coords = [xy(i, vals[series]) for i, (vals, _r) in enumerate(points) if vals[series] is not None]
-        if len(coords) > 1:
-            parts.append(Markup('<polyline fill="none" stroke="{}" stroke-width="2" points="{}"/>').format(
-                colour, " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)))
-        for (x, y), (vals, run) in zip(coords, [(v, r) for v, r in points if v[series] is not None], strict=True):
-            parts.append(Markup('<circle cx="{:.1f}" cy="{:.1f}" r="3.5" fill="{}"><title>{}: {} PSI {:.4f}</title>'
-                                '</circle>').format(x, y, colour, run.qualified_name, label, vals[series]))
-    parts.append(Markup('<text x="{}" y="{}" font-size="10" fill="#1d3557">prediction PSI</text>'
-                        '<text x="{}" y="{}" font-size="10" fill="#e67e22">largest feature PSI</text></svg>')
-                 .format(left, height - 6, left + 110, height - 6))
-    return Markup("").join(parts)
-
-
-def _scoring_detail(run: StoredEntity) -> dict[str, Any]:
-    checks = _json_attr(run, "checkResults")
-    drift = _json_attr(run, "drift")
-    by_rule = checks.get("byRule") or {}
-    batches = [b for b in checks.get("batches") or () if isinstance(b, Mapping)]
-    features = sorted((drift.get("features") or {}).items())
-    return {"batches": batches, "omitted": checks.get("batchesOmitted", 0),
-            "rules": sorted(((k, v) for k, v in by_rule.items() if isinstance(v, int) and v > 0),
-                            key=lambda kv: (-kv[1], kv[0])),
-            "features": features, "prediction": drift.get("prediction") or {}}
 
 
 # -- errors ------------------------------------------------------------------------------------
