@@ -128,3 +128,17 @@ def copy_store(store: MlflowStore, dest: Path) -> MlflowStore:
 @pytest.fixture(scope="module")
 def mlflow_store(tmp_path_factory: pytest.TempPathFactory) -> MlflowStore:
     return build_store(tmp_path_factory.mktemp("mlflow"))
+
+
+def demo_catalog(store: MlflowStore, root: Path) -> tuple[object, MlflowStore]:
+    """A catalog under ``root`` holding the repository's lineage.yml and a private copy of ``store``, ingested.
+
+    Returns the catalog (open: use it in a ``with``, or close it) and the copy it read.
+    """
+    from catalog.config import Settings
+    from catalog.service import Catalog
+
+    copy = copy_store(store, root)
+    catalog = Catalog(Settings(database_url=f"sqlite:///{root / 'catalog.db'}", mlflow_uri=copy.uri, user="tester"))
+    catalog.ingest(lineage_path=Path(__file__).resolve().parents[1] / "lineage.yml", mlflow_uri=copy.uri)
+    return catalog, copy

@@ -15,24 +15,18 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 
-from catalog.config import Settings
-from catalog.model import Entity
-from catalog.service import Catalog
-from tests.mlflow_fixtures import MlflowStore, copy_store, mlflow_store  # noqa: F401 - module-scoped fixture
+from tests.mlflow_fixtures import MlflowStore, demo_catalog, mlflow_store  # noqa: F401 - module-scoped fixture
 from tests.test_push import ingest, pipeline
 from tests.web_fixtures import catalog_app
 from web.openapi import document
 
-REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
 def app(mlflow_store: MlflowStore, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:  # noqa: F811
-    root = tmp_path_factory.mktemp("api-v1")
-    store = copy_store(mlflow_store, root)
-    settings = Settings(database_url=f"sqlite:///{root / 'catalog.db'}", mlflow_uri=store.uri, user="tester")
-    with Catalog(settings) as catalog:
-        catalog.ingest(lineage_path=REPO / "lineage.yml", mlflow_uri=store.uri)
+    catalog, _store = demo_catalog(mlflow_store, tmp_path_factory.mktemp("api-v1"))
+    with catalog:
+        settings = catalog.settings
         ingest(catalog, pipeline(30, prefix="api"))
     with catalog_app(settings) as app:
         yield app

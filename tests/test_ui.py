@@ -20,26 +20,22 @@ import pytest
 
 from catalog.config import Settings
 from catalog.model import Classification, Entity, SourceBatch
-from catalog.service import Catalog
 from catalog.store import upsert_batch
-from tests.mlflow_fixtures import MlflowStore, copy_store, mlflow_store  # noqa: F401 - module-scoped fixture
+from tests.mlflow_fixtures import MlflowStore, demo_catalog, mlflow_store  # noqa: F401 - module-scoped fixture
 from tests.web_fixtures import catalog_app
 from web import create_app
 from web.security import CSP
 from web.ui import entity_url
 
-REPO = Path(__file__).resolve().parents[1]
 TABLE = "default.wineds_ext@cm"
 DEPLOYMENT = "wine-quality-stream:prod@cm"
 
 
 @pytest.fixture(scope="module")
 def app(mlflow_store: MlflowStore, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:  # noqa: F811
-    root = tmp_path_factory.mktemp("ui")
-    store = copy_store(mlflow_store, root)
-    settings = Settings(database_url=f"sqlite:///{root / 'catalog.db'}", mlflow_uri=store.uri, user="tester")
-    with Catalog(settings) as catalog:
-        catalog.ingest(lineage_path=REPO / "lineage.yml", mlflow_uri=store.uri)
+    catalog, store = demo_catalog(mlflow_store, tmp_path_factory.mktemp("ui"))
+    with catalog:
+        settings = catalog.settings
     with catalog_app(settings) as app:
         app.config["RUN_ID"] = store.train_run_id
         yield app

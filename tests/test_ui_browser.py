@@ -18,11 +18,10 @@ from catalog.config import Settings
 from catalog.model import Entity, SourceBatch
 from catalog.service import Catalog
 from catalog.store import upsert_batch
-from tests.mlflow_fixtures import MlflowStore, copy_store, mlflow_store  # noqa: F401 - module-scoped fixture
+from tests.mlflow_fixtures import MlflowStore, demo_catalog, mlflow_store  # noqa: F401 - module-scoped fixture
 from tests.web_fixtures import catalog_app, served
 from web.ui import entity_url
 
-REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
 TABLE = "default.wineds_ext@cm"
 XSS = '<img src=x onerror="window.__pwned=1">'
@@ -30,11 +29,9 @@ XSS = '<img src=x onerror="window.__pwned=1">'
 
 @pytest.fixture(scope="module")
 def site(mlflow_store: MlflowStore, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:  # noqa: F811
-    root = tmp_path_factory.mktemp("ui-browser")
-    store = copy_store(mlflow_store, root)
-    settings = Settings(database_url=f"sqlite:///{root / 'catalog.db'}", mlflow_uri=store.uri, user="tester")
-    with Catalog(settings) as catalog:
-        catalog.ingest(lineage_path=REPO / "lineage.yml", mlflow_uri=store.uri)
+    catalog, _store = demo_catalog(mlflow_store, tmp_path_factory.mktemp("ui-browser"))
+    with catalog:
+        settings = catalog.settings
         evil = Entity("ml_dataset", "evil@cm", {"name": XSS, "description": "<script>window.__pwned=2</script>"})
         with catalog.write_session() as session, session.begin():
             upsert_batch(session, SourceBatch("t", [evil]), catalog.registry, user="t")

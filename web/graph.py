@@ -260,16 +260,9 @@ def _layer_order(layers: Iterable[int]) -> list[int]:
     return sorted(layers, key=lambda n: (abs(n), n < 0))
 
 
-def layout(graph: LineageGraph, *, max_per_layer: int = 25, expanded: frozenset[str] = frozenset()) -> Layout:
-    """Lay ``graph`` out left to right; see the module docstring for the layering and grouping rules."""
-    import igraph
-
-    if max_per_layer < 1:
-        raise ValueError(f"max_per_layer must be at least 1, got {max_per_layer}")
+def _adjacency(graph: LineageGraph) -> tuple[dict[str, list[str]], dict[str, list[str]], list[tuple[str, str]]]:
+    """Successors, predecessors and the distinct edges between the graph's entities (self-loops dropped)."""
     entities = graph.entities
-    base = graph.base_guid
-    if base not in entities:
-        raise ValueError(f"the base entity {base} is not among the graph's entities")
     succ: dict[str, list[str]] = {}
     pred: dict[str, list[str]] = {}
     pairs: list[tuple[str, str]] = []
@@ -282,15 +275,13 @@ def layout(graph: LineageGraph, *, max_per_layer: int = 25, expanded: frozenset[
         pairs.append((a, b))
         succ.setdefault(a, []).append(b)
         pred.setdefault(b, []).append(a)
-    guids = sorted(entities)
-    layer_of = _layers(base, guids, succ, pred)
+    return succ, pred, pairs
 
-    by_layer: dict[int, list[str]] = {}
-    for g in guids:
-        by_layer.setdefault(layer_of[g], []).append(g)
-    labels = {g: _label(entities[g]) for g in guids}
 
-    # Which entities each layer draws; the rest collapse into the layer's group.
+def _choose(by_layer: Mapping[int, list[str]], base: str, succ: Mapping[str, list[str]],
+            pred: Mapping[str, list[str]], labels: Mapping[str, str], max_per_layer: int,
+            expanded: frozenset[str]) -> tuple[dict[int, list[str]], dict[str, tuple[str, ...]]]:
+    """Which entities each layer draws (layer -> guids); the rest collapse into the layer's group (id -> guids)."""
     kept: set[str] = set()
     groups: dict[str, tuple[str, ...]] = {}
     drawn_in: dict[int, list[str]] = {}
@@ -310,11 +301,15 @@ def layout(graph: LineageGraph, *, max_per_layer: int = 25, expanded: frozenset[
             groups[gid] = tuple(g for g in members if g not in picked)  # members are in guid order
         kept.update(chosen)
         drawn_in[number] = chosen
+    return drawn_in, groups
 
-    # Drawn nodes, layer by layer (left to right), entities then the layer's group.
+
+def _drawn_ids(by_layer: Mapping[int, list[str]], drawn_in: Mapping[int, list[str]],
+               groups: Mapping[str, tuple[str, ...]]) -> tuple[list[str], list[int], dict[str, str]]:
+    """Drawn node ids layer by layer (entities, then the layer's group), their layers, guid -> drawn id."""
     ids: list[str] = []
     node_layer: list[int] = []
-    owner: dict[str, str] = {}  # guid -> the drawn id standing for it
+    owner: dict[str, str] = {}
     for number in sorted(by_layer):
         for g in drawn_in[number]:
             owner[g] = g
@@ -326,6 +321,28 @@ def layout(graph: LineageGraph, *, max_per_layer: int = 25, expanded: frozenset[
                 owner[g] = gid
             ids.append(gid)
             node_layer.append(number)
+    return ids, node_layer, owner
+
+
+def layout(graph: LineageGraph, *, max_per_layer: int = 25, expanded: frozenset[str] = frozenset()) -> Layout:
+    """Lay ``graph`` out left to right; see the module docstring for the layering and grouping rules."""
+    import igraph
+
+    if max_per_layer < 1:
+        raise ValueError(f"max_per_layer must be at least 1, got {max_per_layer}")
+    entities = graph.entities
+    base = graph.base_guid
+    if base not in entities:
+        raise ValueError(f"the base entity {base} is not among the graph's entities")
+    succ, pred, pairs = _adjacency(graph)
+    guids = sorted(entities)
+    layer_of = _layers(base, guids, succ, pred)
+    by_layer: dict[int, list[str]] = {}
+    for g in guids:
+        by_layer.setdefault(layer_of[g], []).append(g)
+    labels = {g: _label(entities[g]) for g in guids}
+    drawn_in, groups = _choose(by_layer, base, succ, pred, labels, max_per_layer, expanded)
+    ids, node_layer, owner = _drawn_ids(by_layer, drawn_in, groups)
     index = {node_id: i for i, node_id in enumerate(ids)}
 
     edges: list[tuple[str, str]] = []
