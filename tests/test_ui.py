@@ -127,6 +127,34 @@ def test_lineage_downloads_are_svg_and_dot(client: Any) -> None:
     assert dot.lstrip().startswith("digraph") and "wine-quality/1@mlflow" in dot
 
 
+def _open_links(html: str) -> dict[str, str]:
+    """The graph's "+" controls: the label they name -> where they lead."""
+    return {unescape(m.group(2)): unescape(m.group(1)) for m in re.finditer(
+        r'<a class="open" href="([^"]+)"[^>]*><g class="node-open"><title>draw one more hop around ([^<]+)</title>', html)}
+
+
+def test_a_node_opens_one_more_hop_and_keeps_it_in_the_downloads(client: Any) -> None:
+    table = entity_url("hive_table", TABLE)
+    deployment = entity_url("ml_deployment", DEPLOYMENT)
+    html = page(client, table + "?direction=OUTPUT")
+    graph = html[html.index("<svg"):html.index("</svg>")]
+    assert entity_url("ml_model_version", "wine-quality/1@mlflow") in links(graph)
+    assert deployment not in links(graph)  # past the version: not drawn at depth 1
+    opens = _open_links(graph)
+    assert "wine-quality v1" in opens and "default.wineds_ext" not in opens  # the page's own entity: no control
+    opened = page(client, opens["wine-quality v1"])
+    graph = opened[opened.index("<svg"):opened.index("</svg>")]
+    assert deployment in links(graph)  # the version's next hop is drawn now
+    assert "wine-quality v1" not in _open_links(graph)  # an opened node loses its control
+    guid = re.search(r"open=([0-9a-f-]+)", opens["wine-quality v1"]).group(1)
+    assert f'<input type="hidden" name="open" value="{guid}">' in opened  # kept when depth or direction change
+    download = next(unescape(h) for h in links(opened) if "/lineage.svg" in h)
+    assert f"open={guid}" in download
+    assert deployment in client.get(download).get_data(as_text=True)
+    unknown = page(client, table + "?direction=OUTPUT&open=no-such-guid")
+    assert deployment not in links(unknown) and len(links(unknown)) == len(links(html))  # opens nothing
+
+
 def test_unknown_pages_are_404_pages_and_bad_parameters_400(client: Any) -> None:
     def page(client: Any, url: str, status: int = 200) -> str:  # the messages as the reader sees them
         return unescape(globals()["page"](client, url, status))

@@ -25,6 +25,7 @@ from web.ui import entity_url
 CHROMIUM = "/usr/bin/chromium"
 TABLE = "default.wineds_ext@cm"
 XSS = '<img src=x onerror="window.__pwned=1">'
+WIDE = 40  # data sets one run writes: more than the 25 a layer draws
 
 
 @pytest.fixture(scope="module")
@@ -33,8 +34,13 @@ def site(mlflow_store: MlflowStore, tmp_path_factory: pytest.TempPathFactory) ->
     with catalog:
         settings = catalog.settings
         evil = Entity("ml_dataset", "evil@cm", {"name": XSS, "description": "<script>window.__pwned=2</script>"})
+        wide = [Entity("ml_dataset", f"wide-{i:02d}@cm", {"name": f"wide {i:02d}"}) for i in range(WIDE)]
+        source = Entity("ml_dataset", "wide-source@cm", {"name": "wide source"})
+        split = Entity("ml_training_run", "split@mlflow", {  # one run writing more data sets than a layer draws
+            "name": "split", "runId": "0" * 32, "status": "FINISHED", "userName": "ann",
+            "inputs": [source.ref], "outputs": [w.ref for w in wide]})
         with catalog.write_session() as session, session.begin():
-            upsert_batch(session, SourceBatch("t", [evil]), catalog.registry, user="t")
+            upsert_batch(session, SourceBatch("t", [evil, source, split, *wide]), catalog.registry, user="t")
     with catalog_app(settings) as app, served(app, "ui-browser") as url:
         yield url
 
@@ -102,6 +108,32 @@ def test_search_to_model_to_lineage_to_table_to_impact_to_csv(site: str, tab: An
     saved = shots / "impact.csv"
     download.value.save_as(str(saved))
     assert saved.read_text().startswith("kind,type,qualifiedName,name,owner,status,hops")
+    assert tab.errors == []
+
+
+def test_a_collapsed_group_expands_and_a_node_opens_one_more_hop(site: str, tab: Any, tmp_path: Path) -> None:
+    tab.goto(site + entity_url("ml_dataset", "wide-source@cm"))
+    nodes = tab.locator(".graph svg g.node")
+    assert "Partial: 27 of 42 entities drawn" in tab.inner_text("p.partial")
+    group = tab.locator(".graph svg g.node-group")
+    assert group.count() == 1 and "15 more (drawn 25 / total 40)" in group.text_content()
+    before = nodes.count()
+    tab.locator(".graph svg a:has(g.node-group)").click()
+    tab.wait_for_url(lambda url: "expand=group" in url)
+    assert tab.locator(".graph svg g.node-group").count() == 0 and tab.locator("p.partial").count() == 0
+    assert nodes.count() == before - 1 + 15  # the group node gave way to the 15 it stood for
+    tab.locator(".graph").screenshot(path=str(_shots(tmp_path) / "lineage-expanded.png"))
+
+    deployment = entity_url("ml_deployment", "wine-quality-stream:prod@cm")
+    tab.goto(site + entity_url("hive_table", TABLE) + "?direction=OUTPUT")
+    assert tab.locator(f".graph svg a[href='{deployment}']").count() == 0
+    tab.locator(".graph svg a.open:has(title:text-is('draw one more hop around wine-quality v1'))").click()
+    tab.wait_for_url("**open=**")
+    assert tab.locator(f".graph svg a[href='{deployment}']").count() == 1
+    tab.select_option("select[name=direction]", "BOTH")  # the opened node stays open through a redraw
+    tab.click("form.lineage-options button")
+    tab.wait_for_url("**direction=BOTH**")
+    assert "open=" in tab.url and tab.locator(f".graph svg a[href='{deployment}']").count() == 1
     assert tab.errors == []
 
 

@@ -255,6 +255,23 @@ def test_every_node_links_to_its_page_and_groups_to_their_expansion() -> None:
     assert {n.qualified_name for n in laid.nodes if n.guid} <= titles
 
 
+def test_open_controls_sit_beside_the_nodes_open_href_names() -> None:
+    laid = drawing.layout(fan(3))
+    wanted = {"run01", "mv02"}
+    root = ET.fromstring(draw.to_svg(laid, href=href, expand_href=expand_href,
+                                     open_href=lambda guid: f"/x?open={guid}" if guid in wanted else None))
+    controls = [a for a in root.iter(f"{SVG}a") if a.get("class") == "open"]
+    assert sorted(a.get("href") for a in controls) == ["/x?open=mv02", "/x?open=run01"]
+    assert all(a.get(XLINK) == a.get("href") for a in controls)
+    titles = sorted(a.find(f"{SVG}g/{SVG}title").text for a in controls)
+    assert titles == ["draw one more hop around model v02", "draw one more hop around train 01"]
+    node = laid.node("run01")  # the control's circle lies inside its node's box, at the bottom right
+    circle = next(a for a in controls if a.get("href").endswith("run01")).find(f"{SVG}g/{SVG}circle")
+    cx, cy = float(circle.get("cx")), float(circle.get("cy"))
+    assert node.x < cx < node.x + drawing.NODE_W / 2 and node.y < cy < node.y + drawing.NODE_H / 2
+    assert 'class="open"' not in svg_of(laid)  # no open_href: no control
+
+
 def test_families_and_the_base_are_drawn_differently() -> None:
     entities = {g.guid: g for g in (header("t", "hive_table", "t"), header("r", "ml_training_run", "r", process=True),
                                     header("m", "ml_model_version", "m"), header("dp", "ml_model_deploy_process", "dp",

@@ -12,11 +12,13 @@ The pages call four functions (two of them, the drawing, in ``web.graph_svg``) (
     T)"``; a group id in ``expanded`` is drawn in full. Edges to a collapsed entity go to
     its group, deduplicated (an edge inside one group is dropped).
 
-``web.graph_svg.to_svg(layout, *, href, expand_href) -> str``
+``web.graph_svg.to_svg(layout, *, href, expand_href, open_href) -> str``
     A standalone SVG document (no XML declaration, so it can also be inlined in a page):
     no script, no external resource, presentation attributes only (no ``style``, so no
     Content-Security-Policy blocks it). Each entity node is an ``<a href=href(guid)>``, each
-    group node an ``<a href=expand_href(group_id)>``; each node has a ``<title>`` (its
+    group node an ``<a href=expand_href(group_id)>``; an entity node for which
+    ``open_href(guid)`` is not None also gets a "+" control (``<a class="open">``) leading
+    there (the page draws one more hop around it); each node has a ``<title>`` (its
     qualifiedName, then type and classifications) shown on hover. Families are told apart
     by shape and colour: data sets (blue rectangle), processes and runs (orange pill),
     models (purple hexagon), deployments (green pentagon), anything else (grey). The base

@@ -123,6 +123,17 @@ def _group_svg(node: Node, href: str) -> str:
             f'<text x="{NODE_W / 2:g}" y="39" font-size="10" text-anchor="middle" fill="#2f6fa7">expand</text></g></a>')
 
 
+def _open_svg(node: Node, href: str) -> str:
+    """The node's "+" control: its page again, with this entity opened one more hop."""
+    cx, cy = node.x + NODE_W / 2 - 14, node.y + NODE_H / 2 - 11
+    link = _xml(href)
+    return (f'<a class="open" href="{link}" xlink:href="{link}"><g class="node-open">'
+            f'<title>{_xml("draw one more hop around " + node.label)}</title>'
+            f'<circle cx="{cx:g}" cy="{cy:g}" r="8" fill="#ffffff" stroke="#2f6fa7" stroke-width="1.2"/>'
+            f'<path d="M{cx - 4:g},{cy:g}H{cx + 4:g}M{cx:g},{cy - 4:g}V{cy + 4:g}" stroke="#2f6fa7" '
+            f'stroke-width="1.6"/></g></a>')
+
+
 def _path(edge: Edge, nodes: Mapping[str, Node]) -> str:
     a, b = nodes[edge.from_id], nodes[edge.to_id]
     points = [(a.x + NODE_W / 2, a.y)]
@@ -157,8 +168,13 @@ def _legend(top: float) -> str:
     return "".join(out)
 
 
-def to_svg(layout: Layout, *, href: Callable[[str], str], expand_href: Callable[[str], str]) -> str:
-    """The layout as a standalone SVG document (see the module docstring)."""
+def to_svg(layout: Layout, *, href: Callable[[str], str], expand_href: Callable[[str], str],
+           open_href: Callable[[str], str | None] = lambda guid: None) -> str:
+    """The layout as a standalone SVG document (see the module docstring).
+
+    ``open_href(guid)``: where an entity node's "+" control leads (the page with that entity
+    opened one more hop), or None for no control.
+    """
     width = max(layout.width, 760.0)
     height = layout.height + LEGEND_H
     summary = (f"lineage of {layout.base_guid}: {layout.drawn} of {layout.total} entities drawn"
@@ -174,7 +190,12 @@ def to_svg(layout: Layout, *, href: Callable[[str], str], expand_href: Callable[
     out.extend(_path(e, by_id) for e in layout.edges)
     out.append('</g><g class="nodes">')
     for node in layout.nodes:
-        out.append(_group_svg(node, expand_href(node.id)) if node.guid is None else _entity_svg(node, href(node.guid)))
+        if node.guid is None:
+            out.append(_group_svg(node, expand_href(node.id)))
+            continue
+        out.append(_entity_svg(node, href(node.guid)))
+        if (more := open_href(node.guid)) is not None:
+            out.append(_open_svg(node, more))
     out.append("</g>")
     out.append(_legend(layout.height))
     out.append("</svg>")

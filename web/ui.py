@@ -22,7 +22,7 @@ import csv
 import io
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, render_template, request, url_for
@@ -45,6 +45,8 @@ from catalog.model import (
 bp = Blueprint("ui", __name__)
 
 MODEL_VERSION = "ml_model_version"
+#: The most entities one page opens one hop further (``open=<guid>``, repeated).
+MAX_OPEN = 20
 #: The most lineage hops a page draws (the API answers deeper); the page says when it capped.
 MAX_PAGE_DEPTH = 10
 _DIRECTIONS = ("BOTH", "INPUT", "OUTPUT")
@@ -332,6 +334,8 @@ class Picture:
     direction: str
     depth: int
     capped: bool
+    expanded: list[str]  # group ids drawn in full
+    opened: list[str]  # guids opened one more hop
 
     @property
     def dot(self) -> str:
@@ -341,25 +345,56 @@ class Picture:
         return draw.to_dot(self.layout)
 
 
-def _lineage_options() -> tuple[str, int, bool, frozenset[str]]:
+def _lineage_options() -> tuple[str, int, bool, frozenset[str], frozenset[str]]:
     direction = _choice_param("direction", "BOTH", _DIRECTIONS)
     depth, capped = _int_param("depth", 1, 1, MAX_PAGE_DEPTH)
     expanded = frozenset(v[:64] for v in request.args.getlist("expand")[:50])
-    return direction, depth, capped, expanded
+    opened = frozenset(v[:64] for v in request.args.getlist("open")[:MAX_OPEN])
+    return direction, depth, capped, expanded, opened
+
+
+def _open(graph: LineageGraph, opened: frozenset[str], direction: str) -> LineageGraph:
+    """``graph`` with one more hop (in ``direction``) around each opened entity it holds.
+
+    An entity an opening brings in can itself be opened: rounds repeat until none adds one.
+    """
+    entities = dict(graph.entities)
+    relations = list(graph.relations)
+    seen = set(relations)
+    todo = set(opened) - {graph.base_guid}
+    while ready := sorted(todo & entities.keys()):
+        todo -= set(ready)
+        for guid in ready:
+            more = _catalog().lineage(guid, direction=direction, depth=1)
+            for other, node in more.entities.items():
+                entities.setdefault(other, node)
+            relations += [r for r in more.relations if r not in seen]
+            seen.update(more.relations)
+    if len(entities) == len(graph.entities) and len(relations) == len(graph.relations):
+        return graph
+    return replace(graph, entities=entities, relations=tuple(relations))
 
 
 def _picture(entity: StoredEntity) -> Picture:
     from web import graph as drawing
     from web import graph_svg as draw
 
-    direction, depth, capped, expanded = _lineage_options()
-    lineage = _catalog().lineage(entity.guid, direction=direction, depth=depth)
+    direction, depth, capped, expanded, opened = _lineage_options()
+    lineage = _open(_catalog().lineage(entity.guid, direction=direction, depth=depth), opened, direction)
 
-    def expand_href(group: str) -> str:
+    def with_arg(name: str, value: str) -> str:
         args = request.args.to_dict(flat=False)
-        args["expand"] = sorted({*expanded, group})
+        args[name] = sorted({*args.get(name, ()), value})
         return url_for("ui.entity_page", type_name=entity.type_name, qualified_name=entity.qualified_name,
                        **args) + "#lineage"
+
+    def expand_href(group: str) -> str:
+        return with_arg("expand", group)
+
+    def open_href(guid: str) -> str | None:
+        if guid == entity.guid or guid in opened or len(opened) >= MAX_OPEN:
+            return None
+        return with_arg("open", guid)
 
     def href(guid: str) -> str:
         node = lineage.entities.get(guid)
@@ -367,8 +402,9 @@ def _picture(entity: StoredEntity) -> Picture:
 
     laid = drawing.cached_layout(drawing.cache_key(lineage, expanded=expanded),
                                  lambda: drawing.layout(lineage, expanded=expanded))
-    return Picture(lineage, draw.to_svg(laid, href=href, expand_href=expand_href), laid,
-                   laid.partial, laid.drawn, laid.total, direction, depth, capped)
+    svg = draw.to_svg(laid, href=href, expand_href=expand_href, open_href=open_href)
+    return Picture(lineage, svg, laid, laid.partial, laid.drawn, laid.total, direction, depth, capped,
+                   sorted(expanded), sorted(opened & lineage.entities.keys()))
 
 
 def _neighbours(graph: LineageGraph, guid: str) -> tuple[list[Any], list[Any]]:
