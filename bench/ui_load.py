@@ -5,13 +5,21 @@ served by ``catalog serve --workers 2`` (gunicorn, two gthread worker processes 
 threads each, kept connections) on loopback with ``CATALOG_READ_ACCESS=open``, in a process
 of its own (``bench.atlas_api.serving``). The load comes from another process
 (``bench.ui_load_client``): ``CLIENTS`` threads, each with one kept ``http.client``
-connection, in a closed loop without think time (the next request as soon as the answer is
-read), so this is 50 requests in flight at all times. The bench's own process only builds
-the catalog and reads the answers.
+connection. The bench's own process only builds the catalog and reads the answers.
+
+Two load models, each over every target:
+
+- **people** (the targets are judged here): each of the 50 clients is a person browsing,
+  who reads a page before asking for the next: a think time drawn from ``THINK`` (0.5 to
+  1.5 s) after each answer, as a locust user with ``wait_time = between(0.5, 1.5)``;
+- **saturation** (information): the same 50 clients in a closed loop without think time, 50
+  requests in flight at all times: the most the server answers per second on this machine,
+  and the queueing latency at that rate (p50 is 50 / requests per second).
 
 Targets, each run with the same load, in ``ROUNDS`` interleaved rounds (healthz, model page,
-table page, lineage, then again), ``SECONDS`` in all per target, after an unmeasured
-warm-up of every target (each worker imports igraph and compiles the templates once):
+table page, lineage, then again), ``SECONDS`` in all per target and model, after an
+unmeasured warm-up of every target (each worker imports igraph and compiles the templates
+once):
 
 - ``healthz``: ``/healthz`` (one ``SELECT 1``), the baseline;
 - ``ui-model-page``: the model-version page ``/models/<name>/<version>``, cycling over every
@@ -24,10 +32,12 @@ warm-up of every target (each worker imports igraph and compiles the templates o
   its lineage graph three hops each way drawn as SVG on the server, cycling over every
   version as well.
 
-Printed per target: requests, errors (anything but a 200 with a body), p50, p95, p99, and
-requests/s; then ``LATENCY`` verdicts (p95 at most 100 ms), the model page's p50 against
-``/healthz``'s, and ``ERRORS ui`` (target 0). ``BENCH_UI_WORKERS`` (default 2) changes
-``--workers`` for an experiment (docs/performance.md says why 2).
+Printed per model and target: requests, errors (anything but a 200 with a body), p50, p95,
+p99, and requests/s; then ``LATENCY`` verdicts under the people model (p95 at most 100 ms),
+the model page's p50 against ``/healthz``'s, ``SATURATION`` lines (information) and
+``ERRORS ui`` (target 0, over both models and the workers comparison).
+``BENCH_UI_WORKERS`` (default 2) changes ``--workers`` for an experiment
+(docs/performance.md says why 2).
 """
 
 from __future__ import annotations
@@ -37,6 +47,7 @@ import os
 import subprocess
 import sys
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -50,6 +61,8 @@ SECONDS, QUICK_SECONDS = 30.0, 3.0
 ROUNDS, QUICK_ROUNDS = 3, 1
 WARMUP, QUICK_WARMUP = 2.0, 0.5
 P95_TARGET_MS = 100.0
+#: The people model's think time after each answer, seconds (locust's ``between(0.5, 1.5)``).
+THINK = (0.5, 1.5)
 BUSY_TABLES = 20
 WORKERS = 2
 #: The ``--workers`` comparison (information): seconds of model-page load per worker count.
@@ -84,11 +97,12 @@ def _targets(ctx: Context) -> dict[str, list[str]]:
     }
 
 
-def _load(url: str, paths_file: Path, clients: int, seconds: float) -> dict[str, Any]:
+def _load(url: str, paths_file: Path, clients: int, seconds: float,
+          think: tuple[float, float] | None = None) -> dict[str, Any]:
     """Run ``bench.ui_load_client`` in its own process; its JSON answer."""
-    done = subprocess.run([sys.executable, "-m", "bench.ui_load_client", url, str(paths_file), str(clients),
-                           str(seconds)], cwd=_ROOT, capture_output=True, text=True, timeout=seconds + 120,
-                          check=False)
+    command = [sys.executable, "-m", "bench.ui_load_client", url, str(paths_file), str(clients), str(seconds),
+               *((str(think[0]), str(think[1])) if think else ())]
+    done = subprocess.run(command, cwd=_ROOT, capture_output=True, text=True, timeout=seconds + 120, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"bench.ui_load_client failed: {done.stderr[-2000:]}")
     return json.loads(done.stdout)
@@ -108,9 +122,59 @@ def _compare_workers(path: Path, where: Path, paths_file: Path, clients: int, se
         done = len(answer["seconds"]) + answer["errors"]
         rows.append((f"--workers {workers}", f"{done:,}", answer["errors"], f"{median(t) * 1000:.1f} ms",
                      f"{percentile(t, 95) * 1000:.1f} ms", f"{done / answer['elapsed']:,.0f}"))
-    print(f"catalog serve --workers 1 vs 2 (information): ui-model-page, {clients} clients, {seconds:g} s each")
+    print(f"catalog serve --workers 1 vs 2 (information): ui-model-page, {clients} clients without think time, "
+          f"{seconds:g} s each")
     print_table(("server", "requests", "errors", "p50", "p95", "requests/s"), rows)
     return errors
+
+
+@dataclass
+class Measured:
+    """One load model's answers per target, and their percentiles in ms."""
+
+    results: dict[str, dict[str, Any]]
+    p50: dict[str, float] = field(default_factory=dict)
+    p95: dict[str, float] = field(default_factory=dict)
+    rate: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def errors(self) -> int:
+        return sum(got["errors"] for got in self.results.values())
+
+
+def _measure(url: str, files: dict[str, Path], clients: int, seconds: float, rounds: int,
+             think: tuple[float, float] | None) -> Measured:
+    """Every target under one load model, in ``rounds`` interleaved rounds; prints its table."""
+    results: dict[str, dict[str, Any]] = {n: {"seconds": [], "errors": 0, "samples": [], "elapsed": 0.0, "cpu": 0.0}
+                                          for n in files}
+    for _ in range(rounds):
+        for name in files:
+            answer = _load(url, files[name], clients, seconds / rounds, think)
+            got = results[name]
+            got["seconds"].extend(answer["seconds"])
+            got["errors"] += answer["errors"]
+            got["samples"].extend(answer["error_samples"])
+            got["elapsed"] += answer["elapsed"]
+            got["cpu"] += answer["cpu"]
+    measured = Measured(results)
+    rows = []
+    for name, got in results.items():
+        t = got["seconds"] or [float("nan")]
+        measured.p50[name], measured.p95[name] = median(t) * 1000, percentile(t, 95) * 1000
+        done = len(got["seconds"]) + got["errors"]
+        measured.rate[name] = done / got["elapsed"]
+        rows.append((name + ("" if name != "ui-table-page" else " (info)"), f"{done:,}", got["errors"],
+                     f"{measured.p50[name]:.1f} ms", f"{measured.p95[name]:.1f} ms",
+                     f"{percentile(t, 99) * 1000:.1f} ms", f"{measured.rate[name]:,.0f}",
+                     f"{got['cpu'] / got['elapsed']:.0%}"))
+    model = (f"people: {clients} clients, think time {think[0]:g}-{think[1]:g} s" if think
+             else f"saturation (information): {clients} clients, no think time")
+    print(f"{model}, {seconds:g} s per target")
+    print_table(("target", "requests", "errors", "p50", "p95", "p99", "requests/s", "load generator CPU"), rows)
+    for name, got in results.items():
+        for sample in got["samples"][:3]:
+            print(f"error ({name}): {sample}")
+    return measured
 
 
 def run(ctx: Context) -> list[str]:
@@ -133,49 +197,34 @@ def run(ctx: Context) -> list[str]:
         files[name].write_text(json.dumps(paths))
     print(f"catalog: {built.layout.entities:,} entities on SQLite; catalog serve --workers {workers} (gunicorn "
           f"gthread, 4 threads each) on loopback; {clients} clients (one process, one kept http.client connection "
-          f"each, no think time) for {seconds:g} s per target in {rounds} interleaved round(s)")
+          f"each) for {seconds:g} s per target and load model in {rounds} interleaved round(s)")
     print(f"paths: {len(targets['ui-model-page'])} model versions (model page, lineage depth 3), "
           f"{len(targets['ui-table-page'])} busiest tables (table page), e.g. {targets['ui-model-page'][0]}, "
           f"{targets['ui-lineage-depth3'][0]}, {targets['ui-table-page'][0]}")
-    results: dict[str, dict[str, Any]] = {n: {"seconds": [], "errors": 0, "samples": [], "elapsed": 0.0, "cpu": 0.0}
-                                          for n in targets}
     with serving(built.path, where, workers=workers) as url:
         for name in targets:  # warm every worker: imports, templates, the store's connections
             _load(url, files[name], clients, warmup)
-        for _ in range(rounds):
-            for name in targets:
-                answer = _load(url, files[name], clients, seconds / rounds)
-                got = results[name]
-                got["seconds"].extend(answer["seconds"])
-                got["errors"] += answer["errors"]
-                got["samples"].extend(answer["error_samples"])
-                got["elapsed"] += answer["elapsed"]
-                got["cpu"] += answer["cpu"]
-
-    rows, p50, p95 = [], {}, {}
-    for name, got in results.items():
-        t = got["seconds"] or [float("nan")]
-        p50[name], p95[name] = median(t) * 1000, percentile(t, 95) * 1000
-        done = len(got["seconds"]) + got["errors"]
-        rows.append((name + ("" if name != "ui-table-page" else " (info)"), f"{done:,}", got["errors"],
-                     f"{p50[name]:.1f} ms", f"{p95[name]:.1f} ms", f"{percentile(t, 99) * 1000:.1f} ms",
-                     f"{done / got['elapsed']:,.0f}", f"{got['cpu'] / got['elapsed']:.0%}"))
-    print_table(("target", "requests", "errors", "p50", "p95", "p99", "requests/s", "load generator CPU"), rows)
-    errors = sum(got["errors"] for got in results.values())
-    for name, got in results.items():
-        for sample in got["samples"][:3]:
-            print(f"error ({name}): {sample}")
+        people = _measure(url, files, clients, seconds, rounds, THINK)
+        saturation = _measure(url, files, clients, seconds, rounds, None)
+    errors = people.errors + saturation.errors
     errors += _compare_workers(built.path, ctx.dir("ui-load-workers"), files["ui-model-page"], clients,
                                QUICK_COMPARE if quick else COMPARE, warmup)
 
     def latency(name: str) -> str:
-        verdict = "MET" if p95[name] <= P95_TARGET_MS else "MISSED"
-        return (f"LATENCY {name} p95 = {p95[name]:.1f} ms (target <= {P95_TARGET_MS:g} ms) {verdict} "
-                f"({clients} clients, {built.layout.entities:,} entities)")
+        verdict = "MET" if people.p95[name] <= P95_TARGET_MS else "MISSED"
+        return (f"LATENCY {name} p95 = {people.p95[name]:.1f} ms (target <= {P95_TARGET_MS:g} ms) {verdict} "
+                f"({clients} clients with think time {THINK[0]:g}-{THINK[1]:g} s, {built.layout.entities:,} entities)")
+
+    def most(name: str) -> str:
+        return (f"SATURATION {name} = {saturation.rate[name]:,.0f} requests/s, p50 {saturation.p50[name]:.1f} ms, "
+                f"p95 {saturation.p95[name]:.1f} ms ({clients} clients without think time, information)")
 
     return [
         latency("ui-model-page"),
         latency("ui-lineage-depth3"),
-        ratio_line("ui-model-page/healthz p50", p50["ui-model-page"] / p50["healthz"], None),
+        ratio_line("ui-model-page/healthz p50", people.p50["ui-model-page"] / people.p50["healthz"], None),
+        most("healthz"),
+        most("ui-model-page"),
+        most("ui-lineage-depth3"),
         f"ERRORS ui = {errors} (target 0) {'MET' if errors == 0 else 'MISSED'}",
     ]

@@ -1,9 +1,14 @@
 """The load generator of the web UI bench, run as its own process (as real browsers are).
 
-``python -m bench.ui_load_client URL PATHS.json CLIENTS SECONDS``: ``CLIENTS`` threads, each
-with one kept ``http.client`` connection, GET the paths of ``PATHS.json`` (a JSON list;
-client ``i`` starts at path ``i`` and cycles through them) one after another, a closed loop
-without think time, until ``SECONDS`` have passed since they all started. Each request is
+``python -m bench.ui_load_client URL PATHS.json CLIENTS SECONDS [THINK_MIN THINK_MAX]``:
+``CLIENTS`` threads, each with one kept ``http.client`` connection, GET the paths of
+``PATHS.json`` (a JSON list; client ``i`` starts at path ``i`` and cycles through them) one
+after another until ``SECONDS`` have passed since they all started. Without ``THINK_*`` that
+is a closed loop without think time (the next request as soon as an answer is read); with
+them each client, as a person reading a page would, waits a think time drawn uniformly from
+``[THINK_MIN, THINK_MAX]`` seconds after each answer (and a random part of ``THINK_MAX``
+before its first request, so the clients do not move in step), as locust's
+``wait_time = between(THINK_MIN, THINK_MAX)`` does. Each request is
 timed from sending it until its whole body is read. Prints one JSON object:
 ``{"seconds": [...], "errors": N, "error_samples": [...], "elapsed": s, "cpu": s}``: the
 latency of every answered 200, the count of the rest (any other status, a dropped or
@@ -21,6 +26,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import random
 import sys
 import threading
 import time
@@ -28,7 +34,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 
-def _load(url: str, paths: list[str], clients: int, seconds: float) -> dict:
+def _load(url: str, paths: list[str], clients: int, seconds: float,
+          think: tuple[float, float] | None = None) -> dict:
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port
     latencies: list[list[float]] = [[] for _ in range(clients)]
@@ -42,9 +49,12 @@ def _load(url: str, paths: list[str], clients: int, seconds: float) -> dict:
         connection = http.client.HTTPConnection(host, port, timeout=30)
         n = len(paths)
         k = i
+        pause = random.Random(i)
         start_line.wait()
         deadline = box["deadline"]
         perf = time.perf_counter
+        if think:
+            time.sleep(pause.uniform(0, think[1]))
         while perf() < deadline:
             path = paths[k % n]
             k += 1
@@ -67,6 +77,8 @@ def _load(url: str, paths: list[str], clients: int, seconds: float) -> dict:
                 errors[i] += 1
                 if len(samples) < 10:
                     samples.append(f"GET {path}: HTTP {answer.status}: {body[:200]!r}")
+            if think:
+                time.sleep(max(0.0, min(pause.uniform(*think), deadline - perf())))
         connection.close()
 
     threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]
@@ -85,12 +97,13 @@ def _load(url: str, paths: list[str], clients: int, seconds: float) -> dict:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 4:
+    if len(argv) not in (4, 6):
         print(__doc__, file=sys.stderr)
         return 2
-    url, paths_file, clients, seconds = argv
+    url, paths_file, clients, seconds = argv[:4]
+    think = (float(argv[4]), float(argv[5])) if len(argv) == 6 else None
     paths = json.loads(Path(paths_file).read_text())
-    print(json.dumps(_load(url, paths, int(clients), float(seconds))))
+    print(json.dumps(_load(url, paths, int(clients), float(seconds), think)))
     return 0
 
 

@@ -80,6 +80,18 @@ def test_entities_impact_audit_and_scoring_runs(app: Any) -> None:
         "unknown entity type 'hive_tabel'; did you mean 'hive_table'?"
 
 
+def test_a_lineage_deeper_than_allowed_is_capped_and_says_so(app: Any) -> None:
+    client = app.test_client()
+    most = app.extensions["catalog"].settings.lineage_max_depth
+    plain = client.get("/api/v1/lineage?ref=default.wineds_ext@cm&depth=3").get_json()
+    assert "depthCapped" not in plain and plain["lineageDepth"] == 3
+    for depth in (9999, 0):
+        deep = client.get(f"/api/v1/lineage?ref=default.wineds_ext@cm&depth={depth}").get_json()
+        assert deep["depthCapped"] == {"requested": depth, "drawn": most,
+                                       "message": f"depth {depth} was capped at {most} (CATALOG_LINEAGE_MAX_DEPTH)"}
+        assert deep["guidEntityMap"].keys() >= plain["guidEntityMap"].keys()
+
+
 @pytest.fixture(scope="module")
 def schema(app: Any) -> Any:
     return schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)

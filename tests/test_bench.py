@@ -176,13 +176,18 @@ def test_graph_bench(capsys: pytest.CaptureFixture[str]) -> None:
 def test_ui_load_bench(capsys: pytest.CaptureFixture[str]) -> None:
     out = _run(capsys, "ui_load")  # catalog serve --workers 2 on loopback, load from a client process
     assert "catalog serve --workers 2" in out and "5 clients" in out
-    for target in ("healthz", "ui-model-page", "ui-table-page (info)", "ui-lineage-depth3"):
-        assert re.search(rf"^{re.escape(target)} +[\d,]+ +\d+ +\d+\.\d ms +\d+\.\d ms +\d+\.\d ms +[\d,]+ +\d+%$", out,
-                         re.MULTILINE), target
+    assert "people: 5 clients, think time 0.5-1.5 s, 3 s per target" in out
+    assert "saturation (information): 5 clients, no think time, 3 s per target" in out
+    for target in ("healthz", "ui-model-page", "ui-table-page (info)", "ui-lineage-depth3"):  # in both tables
+        assert len(re.findall(rf"^{re.escape(target)} +[\d,]+ +\d+ +\d+\.\d ms +\d+\.\d ms +\d+\.\d ms +[\d,]+ +\d+%$",
+                              out, re.MULTILINE)) == 2, target
     assert re.search(r"^--workers 1 +[\d,]+ +\d+ ", out, re.MULTILINE) and re.search(r"^--workers 2 +[\d,]+ +\d+ ", out,
                                                                                     re.MULTILINE)
     for name in ("ui-model-page", "ui-lineage-depth3"):
-        assert re.search(rf"^LATENCY {name} p95 = \d+\.\d ms \(target <= 100 ms\) (MET|MISSED) \(5 clients, 2,000 "
-                         r"entities\)$", out, re.MULTILINE), name
+        assert re.search(rf"^LATENCY {name} p95 = \d+\.\d ms \(target <= 100 ms\) (MET|MISSED) \(5 clients with "
+                         r"think time 0\.5-1\.5 s, 2,000 entities\)$", out, re.MULTILINE), name
+    for name in ("healthz", "ui-model-page", "ui-lineage-depth3"):
+        assert re.search(rf"^SATURATION {name} = [\d,]+ requests/s, p50 \d+\.\d ms, p95 \d+\.\d ms \(5 clients "
+                         r"without think time, information\)$", out, re.MULTILINE), name
     assert re.search(r"^RATIO ui-model-page/healthz p50 = \d+\.\d\dx$", out, re.MULTILINE)
     assert re.search(r"^ERRORS ui = 0 \(target 0\) MET$", out, re.MULTILINE)

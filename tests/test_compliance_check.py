@@ -259,11 +259,16 @@ def test_the_json_api_lists_a_subjects_checks_newest_first(project):
         client = app.test_client()
         answer = client.get("/api/v1/checks", query_string={"ref": "wine-stream"})
         assert answer.status_code == 200
-        records = answer.get_json()
+        records = answer.get_json()["items"]
         assert [r["seq"] for r in records] == [2, 1] and records[1]["prev"] == ""
+        assert answer.get_json()["next"] is None
         assert records[0]["prev"] == records[1]["digest"] and records[0]["report"]["verdict"] == "pass"
-        by_version = client.get("/api/v1/checks", query_string={"ref": "models:/wine-quality/1"}).get_json()
+        by_version = client.get("/api/v1/checks", query_string={"ref": "models:/wine-quality/1"}).get_json()["items"]
         assert [r["digest"] for r in by_version] == [r["digest"] for r in records]
+        first = client.get("/api/v1/checks", query_string={"ref": "wine-stream", "limit": "1"}).get_json()
+        assert [r["seq"] for r in first["items"]] == [2] and first["next"]
+        rest = client.get("/api/v1/checks", query_string={"ref": "wine-stream", "limit": "1", "cursor": first["next"]})
+        assert [r["seq"] for r in rest.get_json()["items"]] == [1] and rest.get_json()["next"] is None
         assert client.get("/api/v1/checks").status_code == 400
         assert client.get("/api/v1/checks", query_string={"ref": "wine-stream", "limit": "0"}).status_code == 400
         missing = client.get("/api/v1/checks", query_string={"ref": "models:/nope/1"})

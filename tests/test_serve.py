@@ -119,6 +119,8 @@ def test_serve_writes_and_reads_over_loopback(tmp_path: Path, args: tuple[str, .
             connection.close()
         missing = requests.get(f"{url}{V2}/entity/guid/{guid_for('hive_table', 'nope@cm')}", timeout=30)
         assert missing.status_code == 404 and missing.json()["errorCode"] == "ATLAS-404-00-005"
+        server = missing.headers["Server"]  # no framework or Python version
+        assert server == ("gunicorn" if kept else "catalog"), server
     assert proc.returncode in (0, -signal.SIGINT)  # gunicorn exits 0; Werkzeug's server dies of the signal
     text = log.read_text()
     assert text.startswith("serving the catalog (sqlite:///") and "error" not in text.lower()

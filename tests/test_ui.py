@@ -286,6 +286,8 @@ def test_the_deployment_page_shows_its_scoring_runs_drift_versions_and_checks(cl
     assert '<svg xmlns="http://www.w3.org/2000/svg" class="drift"' in html and "PSI 0.2" in html
     assert html.count("<polyline") == 2  # prediction and the largest feature, over the two runs
     assert "<h3>Versions scored</h3>" in html and ">wine-quality/1@mlflow</a></td><td>2</td>" in html
+    assert re.search(r'Deployed now: <a href="/entity/ml_model_version/wine-quality/1@mlflow">wine-quality/1@mlflow</a>'
+                     r'\s*\(<code>models:/wine-quality@champion</code>\)', html)
     assert "<h2>Compliance checks</h2>" in html and f"/compliance/{scored['digest']}" in html
 
 
@@ -307,3 +309,83 @@ def test_a_compliance_report_page_lists_every_rule_with_its_evidence(client: Any
     version = page(client, "/models/wine-quality/1")
     assert "<h2>Compliance checks</h2>" in version and f"/compliance/{scored['digest']}" in version
     assert '<a href="/models/wine-quality/1/card">Model card</a>' in version
+
+
+
+def test_the_home_page_shows_facets_and_each_models_last_check_and_scoring_run(client: Any, scored: dict) -> None:
+    html = page(client, "/")
+    row = html[html.index('<a href="/models/wine-quality">'):]
+    row = row[:row.index("</tr>")]
+    assert f'<span class="verdict warn">warn</span> <a href="/compliance/{scored["digest"]}">' in row
+    newest = entity_url("ml_scoring_process", "score:wine-quality-stream:prod:r2@cm")  # r2 started after r1
+    assert f'<a href="{newest}">' in row and "SUCCEEDED, 100 scored / 4 quarantined" in row
+    assert '<a href="/models/wine-quality?depth=3#lineage">graph</a>' in row
+    assert re.search(r'<a href="/search\?type=ml_deployment">ml_deployment</a> <span class="count">2</span>', html)
+    assert re.search(r'<a href="/search\?classification=PII">PII</a> <span class="count">\d+</span>', html)
+    assert '<option value="hive_table">hive_table (3)</option>' in html
+
+
+def test_the_model_page_shows_key_metrics_flavors_and_deployments(client: Any, scored: dict) -> None:
+    html = page(client, "/models/wine-quality")
+    head = html[html.index("<h2>Versions</h2>"):html.index("<h2>Deployments</h2>")]
+    assert '<th class="metric">r2</th><th class="metric">rmse</th>' in head  # the run's metrics, by name
+    assert '<td class="metric">0.42</td><td class="metric">0.61</td>' in head
+    assert "<td>python_function, sklearn</td>" in head
+    deployments = html[html.index("<h2>Deployments</h2>"):html.index("<h2>Classifications</h2>")]
+    for qn in (DEPLOYMENT, "wine-quality-batch:prod@cm"):
+        assert entity_url("ml_deployment", qn) in links(deployments)
+    assert "<code>models:/wine-quality@champion</code>" in deployments
+    assert f'<span class="verdict warn">warn</span> <a href="/compliance/{scored["digest"]}">' in deployments
+
+
+def test_the_version_page_shows_its_run_training_data_and_signature(app: Any, client: Any) -> None:
+    html = page(client, "/models/wine-quality/1")
+    run = html[html.index("<h2>Training run</h2>"):html.index("<h2>Training data</h2>")]
+    assert entity_url("ml_training_run", f"run:{app.config['RUN_ID']}@mlflow") in links(run)
+    assert "<tr><th>alpha</th><td>0.5</td></tr>" in run and "<tr><th>rmse</th><td>0.61</td></tr>" in run
+    data = html[html.index("<h2>Training data</h2>"):html.index("<h2>Signature</h2>")]
+    table = data[data.index(entity_url("hive_table", TABLE)):]
+    table = table[:table.index("</tr>")]
+    assert "<code>0cdaa965</code>" in table and "<td>training</td>" in table
+    assert "declared in lineage.yml; logged to the run (mlflow.log_input)" in table
+    assert '<span class="tag">PII</span>' in table
+    logged_only = data[data.index(entity_url("hive_table", "sales.wine_train@cm")):]
+    assert logged_only[:logged_only.index("</tr>")].count("logged to the run (mlflow.log_input)</td>") == 1
+    assert "declared in lineage.yml" not in logged_only[:logged_only.index("</tr>")]
+    signature = html[html.index("<h2>Signature</h2>"):]
+    assert "<tr><td>fixed acidity</td><td><code>double</code></td><td>yes</td></tr>" in signature
+    assert "<tr><td>(unnamed)</td><td><code>tensor float64 (-1,)</code></td><td>yes</td></tr>" in signature
+
+
+def test_the_model_card_is_served_from_the_version_page(client: Any) -> None:
+    assert '<a href="/models/wine-quality/2/card">Model card</a>' in page(client, "/models/wine-quality/2")
+    answer = client.get("/models/wine-quality/2/card")
+    assert answer.status_code == 200 and answer.mimetype == "text/html"
+    assert "wine-quality" in answer.get_data(as_text=True)
+    assert client.get("/models/wine-quality/99/card").status_code == 404
+
+
+@pytest.mark.parametrize("depth", ["--5", "\u00b2", "\u0663", "1e3", " ", "-"])
+def test_depths_int_cannot_read_are_400_pages_not_500(client: Any, depth: str) -> None:
+    answer = client.get(entity_url("hive_table", TABLE), query_string={"depth": depth})
+    assert answer.status_code == 400, answer.status_code
+    assert "expected a whole number" in unescape(answer.get_data(as_text=True))
+
+
+def test_signature_table_reads_mlflow_column_tensor_and_param_specs() -> None:
+    import json
+
+    from web.ui_models import signature_table
+
+    signature = json.dumps({
+        "inputs": json.dumps([{"type": "double", "name": "pH", "required": False}, {"type": "string", "name": "kind"}]),
+        "outputs": json.dumps([{"type": "tensor", "tensor-spec": {"dtype": "int64", "shape": [-1, 2]}}]),
+        "params": json.dumps([{"name": "top_k", "type": "long", "default": 5, "shape": None}])})
+    assert signature_table(signature) == {
+        "inputs": [("pH", "double", "no"), ("kind", "string", "yes")],
+        "outputs": [("(unnamed)", "tensor int64 (-1, 2)", "yes")],
+        "params": [("top_k", "long (default 5)", "yes")]}
+    for unreadable in ("not json", json.dumps([1]), json.dumps({"inputs": "[1]"}), json.dumps({"inputs": "{bad"}),
+                       json.dumps({"inputs": json.dumps({"a": 1})})):
+        assert signature_table(unreadable) is None, unreadable
+    assert signature_table(json.dumps({"inputs": None})) == {}

@@ -207,6 +207,19 @@ def test_login_through_the_form_then_a_viewers_write_is_refused(closed_site: str
     assert all(f"status of {status}" in e for e in tab.errors), tab.errors  # Chromium logs the refused fetch
     tab.errors.clear()
 
+    # the same write with the viewer's own credentials: refused for her role
+    answer = tab.evaluate("""async ([name, password]) => {
+        const answer = await fetch("/api/atlas/v2/entity", {
+            method: "POST", credentials: "omit", signal: AbortSignal.timeout(10000),
+            headers: {"Content-Type": "application/json", "Authorization": "Basic " + btoa(name + ":" + password)},
+            body: JSON.stringify({entity: {typeName: "ml_dataset", attributes: {qualifiedName: "x@cm", name: "x"}}}),
+        });
+        return [answer.status, (await answer.json()).errorMessage];
+    }""", list(VIEWER))
+    assert answer == [403, "user 'vera' (role viewer) may not POST /api/atlas/v2/entity: needs steward"]
+    assert all("status of 403" in e for e in tab.errors), tab.errors
+    tab.errors.clear()
+
     tab.click("form.logout button[type=submit]")
     tab.wait_for_url("**/login")
     assert "You are logged out." in tab.inner_text("main")

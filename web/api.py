@@ -44,23 +44,29 @@ def lineage():
     if not ref:
         raise ApiError(400, BAD_REQUEST, "query parameter 'ref' is required")
     direction, depth = lineage_args()
+    most = _catalog().settings.lineage_max_depth
     graph = _catalog().lineage(ref, direction=direction, depth=depth)
-    return jsonify(lineage_to_atlas(graph))
+    answer = lineage_to_atlas(graph)
+    if depth == 0 or depth > most:  # Atlas's depth 0 means "as deep as allowed"
+        answer["depthCapped"] = {"requested": depth, "drawn": most,
+                                 "message": f"depth {depth} was capped at {most} (CATALOG_LINEAGE_MAX_DEPTH)"}
+    return jsonify(answer)
 
 
 @bp.get("/checks")
 def checks():
     """The stored compliance checks about ``ref`` (a deployment, a model ref, any entity ref), newest first.
 
-    Each item is an evidence record: its digest (the record's sha256), chain and position,
+    A page (``items``, ``next``); each item is an evidence record: its digest (the record's sha256), chain and position,
     when and by whom, the verdict, and the whole report (``catalog check --format json``).
     """
     from catalog.compliance.record import history
 
     ref = _ref()
-    records = history(_catalog(), ref, limit=_limit())
-    return jsonify([{"digest": r.digest, "chain": r.chain, "seq": r.seq, "prev": r.prev, "at": r.at, "by": r.by,
-                     "verdict": r.verdict, "report": r.report} for r in records])
+    limit, start = _limit(), _cursor()
+    records = history(_catalog(), ref, limit=min(start + limit + 1, 10_000))
+    return _page([{"digest": r.digest, "chain": r.chain, "seq": r.seq, "prev": r.prev, "at": r.at, "by": r.by,
+                   "verdict": r.verdict, "report": r.report} for r in records], start, limit)
 
 
 def _limit(default: int = 100, most: int = 1000) -> int:

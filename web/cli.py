@@ -30,8 +30,8 @@ def make_http_server(host: str, port: int, app: object):
 
     class KeepAlive(WSGIRequestHandler):
         protocol_version = "HTTP/1.1"
-        server_version = "catalog"  # no framework or Python version in Server
-        sys_version = ""
+        def version_string(self) -> str:  # no framework or Python version in Server
+            return "catalog"
 
     return make_server(host, port, app, threaded=True, request_handler=KeepAlive)
 

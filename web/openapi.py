@@ -82,7 +82,8 @@ def document() -> dict[str, Any]:
                                 "schema": {"type": "string"}}],
                 "responses": {**_json("the entity", object_schema), **_errors(401, 404)}}},
             "/api/v1/lineage": {"get": {
-                "operationId": "lineage", "summary": "AtlasLineageInfo around an entity",
+                "operationId": "lineage",
+                "summary": "AtlasLineageInfo around an entity; depthCapped says when depth went past the most allowed",
                 "parameters": lineage_params,
                 "responses": {**_json("AtlasLineageInfo", object_schema), **_errors(400, 401, 404)}},
                 "post": {
@@ -91,8 +92,8 @@ def document() -> dict[str, Any]:
                 "responses": {"201": {"description": "taken"}, **_errors(400, 401, 413)}}},
             "/api/v1/checks": {"get": {
                 "operationId": "checks", "summary": "The compliance checks of a subject, newest first",
-                "parameters": [_REF, _LIMIT],
-                "responses": {**_json("evidence records", {"type": "array", "items": object_schema}),
+                "parameters": [_REF, _LIMIT, _CURSOR],
+                "responses": {**_json("a page of evidence records", _page(object_schema)),
                               **_errors(400, 401, 404)}}},
             "/api/v1/scoring-runs": {"get": {
                 "operationId": "scoringRuns", "summary": "The scoring runs of a deployment, newest first",

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -32,6 +33,7 @@ from catalog import store
 from catalog.store import evidence
 from web.impact import IMPACT_KINDS as _IMPACT_KINDS
 from web.impact import entity_url, impact_of, when
+from web.ui_models import deployed_versions, model_rows, model_sections, version_number, version_sections
 from web.ui_runs import SCORING, dated, drift_chart, pinned, scoring_detail, scoring_runs
 from catalog.errors import CatalogError, ReferenceNotFound, UnknownTypeError
 from catalog.model import (
@@ -99,6 +101,13 @@ def render_value(value: Any, depth: int = 0) -> Markup:
     return escape(str(value))
 
 
+def metric(value: Any) -> str:
+    """A metric for a table cell: floats to 4 significant digits, anything else as it is."""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return "" if value is None else str(value)
+
+
 def run_url(version: StoredEntity) -> str | None:
     """The page of the run a model version came from (its ``runId``), if it names one."""
     run_id = version.attributes.get("runId")
@@ -125,12 +134,16 @@ def _entity(type_name: str, qualified_name: str) -> StoredEntity:
     return found
 
 
+#: A whole number in ASCII digits (``str.isdigit`` also takes "²", which ``int`` refuses).
+_WHOLE = re.compile(r"\s*-?[0-9]{1,11}\s*")
+
+
 def _int_param(name: str, default: int, low: int, high: int) -> tuple[int, bool]:
     """A bounded int query parameter; (value, whether it was capped). Not an int: a 400 page."""
     text = request.args.get(name)
     if text is None or text == "":
         return default, False
-    if not text.strip().lstrip("-").isdigit() or len(text) > 12:
+    if _WHOLE.fullmatch(text) is None:
         raise PageError(400, f"{name}={text[:40]!r}: expected a whole number")
     value = int(text)
     if value < low:
@@ -149,31 +162,6 @@ def _choice_param(name: str, default: str, allowed: Iterable[str]) -> str:
 # -- pages -------------------------------------------------------------------------------------
 
 
-@dataclass
-class ModelRow:
-    entity: StoredEntity
-    versions: list[StoredEntity]
-
-    @property
-    def latest(self) -> StoredEntity | None:
-        return max(self.versions, key=_version_number, default=None)
-
-    @property
-    def aliases(self) -> list[tuple[str, str]]:
-        found = []
-        for v in self.versions:
-            for alias in v.attributes.get("aliases") or ():
-                found.append((str(alias), str(v.attributes.get("version", ""))))
-        return sorted(found)
-
-
-def _version_number(entity: StoredEntity) -> int:
-    try:
-        return int(str(entity.attributes.get("version", "0")))
-    except ValueError:
-        return 0
-
-
 def _versions_of(model: StoredEntity) -> list[StoredEntity]:
     """The versions of a registered model (``<name>/<n>@<instance>``), newest first."""
     name, _, instance = model.qualified_name.rpartition("@")
@@ -181,7 +169,7 @@ def _versions_of(model: StoredEntity) -> list[StoredEntity]:
     found = [e for e in _catalog().search(f"{name}/", type_name=MODEL_VERSION, limit=1000)
              if e.qualified_name.startswith(prefix) and e.qualified_name.endswith(suffix)
              and e.qualified_name[len(prefix):-len(suffix)].isdigit()]
-    return sorted(found, key=_version_number, reverse=True)
+    return sorted(found, key=version_number, reverse=True)
 
 
 @bp.get("/")
@@ -189,9 +177,11 @@ def index():
     """Search, the registered models at a glance, and recent changes."""
     catalog = _catalog()
     models = catalog.search("", type_name=REGISTERED_MODEL, limit=500)
-    rows = [ModelRow(m, _versions_of(m)) for m in models]
+    rows = model_rows(catalog, models, _versions_of)
     recent = catalog.audit(limit=20)
-    return render_template("index.html", models=models, rows=rows, recent=recent)
+    with catalog.session() as session:
+        by_type, by_tag = store.facet_counts(session)
+    return render_template("index.html", models=models, rows=rows, recent=recent, by_type=by_type, by_tag=by_tag)
 
 
 @bp.get("/search")
@@ -238,10 +228,9 @@ def compliance_page(digest: str):
     catalog = _catalog()
     with catalog.session() as session:
         row = session.get(EvidenceRow, digest)
-        if row is None:
+        record = evidence.record(session, digest)
+        if row is None or record is None:
             raise PageError(404, f"No compliance report {digest} is in the catalog.")
-        record = evidence.history(session, subject_guid=row.subject_guid, limit=1000)
-        record = next(r for r in record if r.digest == digest)
         version = store.get_entity(session, row.version_guid)
         later = session.scalar(select(EvidenceRow.digest).where(EvidenceRow.chain == row.chain,
                                                                  EvidenceRow.seq == row.seq + 1))
@@ -426,6 +415,9 @@ def _entity_page(entity: StoredEntity):
     extra: dict[str, Any] = {}
     if entity.type_name == REGISTERED_MODEL:
         extra["versions"] = _versions_of(entity)
+        extra.update(model_sections(catalog, entity, extra["versions"]))
+    if entity.type_name == MODEL_VERSION:
+        extra.update(version_sections(catalog, entity))
     if entity.type_name in (DEPLOYMENT, MODEL_VERSION):
         with catalog.session() as session:
             key = {"subject_guid": entity.guid} if entity.type_name == DEPLOYMENT else {"version_guid": entity.guid}
@@ -435,6 +427,7 @@ def _entity_page(entity: StoredEntity):
         extra["runs"] = runs
         extra["pinned"] = pinned(runs)
         extra["drift_chart"] = drift_chart(runs)
+        extra["deployed"] = deployed_versions(catalog, entity)
     if entity.type_name == SCORING:
         extra["scoring"] = scoring_detail(entity)
     if entity.type_name == MODEL_VERSION:
@@ -472,6 +465,6 @@ def _catalog_error(exc: CatalogError):
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
-    app.jinja_env.globals.update(entity_url=entity_url, render_value=render_value, when=when,
+    app.jinja_env.globals.update(entity_url=entity_url, render_value=render_value, when=when, metric=metric,
                                  display_name=display_name, run_url=run_url,
                                  compliance_url=lambda digest: url_for("ui.compliance_page", digest=digest))

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from catalog.canonical import canonical_json
 from catalog.store.schema import EvidenceRow, WaiverSeenRow
 
-__all__ = ["EvidenceRecord", "Problem", "append", "first_seen", "history", "latest", "verify"]
+__all__ = ["EvidenceRecord", "Problem", "append", "first_seen", "history", "latest", "record", "verify"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +90,12 @@ def history(session: Session, *, subject_guid: str | None = None, version_guid: 
         query = query.where(EvidenceRow.version_guid == version_guid)
     rows = session.scalars(query.order_by(EvidenceRow.at.desc(), EvidenceRow.seq.desc()).limit(limit))
     return [_record(r) for r in rows]
+
+
+def record(session: Session, digest: str) -> EvidenceRecord | None:
+    """The record with this digest, if any."""
+    row = session.get(EvidenceRow, digest)
+    return _record(row) if row is not None else None
 
 
 def latest(session: Session, chain: str) -> EvidenceRecord | None:

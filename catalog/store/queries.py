@@ -32,6 +32,7 @@ __all__ = [
     "get_entities",
     "get_headers",
     "classifications_of",
+    "facet_counts",
     "find_by_qualified_name",
     "producers_of",
     "search",
@@ -358,6 +359,17 @@ def search(
     query = query.order_by(EntityRow.type_name, EntityRow.qualified_name).limit(limit).offset(offset)
     rows = list(session.execute(query))
     return _stored(rows, classifications_of(session, [r.guid for r in rows]))
+
+
+def facet_counts(session: Session) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
+    """Active entities per type, and active entities carrying each classification (direct or propagated)."""
+    by_type = session.execute(select(EntityRow.type_name, func.count()).where(EntityRow.status == ACTIVE)
+                              .group_by(EntityRow.type_name).order_by(EntityRow.type_name))
+    by_tag = session.execute(
+        select(ClassificationRow.type_name, func.count(ClassificationRow.entity_guid.distinct()))
+        .join(EntityRow, EntityRow.guid == ClassificationRow.entity_guid).where(EntityRow.status == ACTIVE)
+        .group_by(ClassificationRow.type_name).order_by(ClassificationRow.type_name))
+    return [(str(t), int(n)) for t, n in by_type], [(str(t), int(n)) for t, n in by_tag]
 
 
 def audit_events(session: Session, guid: str | None = None, *, limit: int = 100) -> list[AuditEvent]:
