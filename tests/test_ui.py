@@ -67,7 +67,8 @@ def test_the_home_page_shows_models_versions_aliases_and_recent_changes(client: 
 
 def test_the_model_page_lists_versions_and_the_lineage_graph(client: Any) -> None:
     html = page(client, "/models/wine-quality")
-    assert "<h1>wine-quality</h1>" in html and "ml-team@example.com" in html
+    assert "<h1>wine-quality</h1>" in html
+    assert '<p class="owner">owner <strong>ml-team@example.com</strong> · purpose: predicts the quality' in html
     assert "<h2>Versions</h2>" in html and "@champion" in html
     assert '<svg' in html and "</svg>" in html
     assert entity_url("ml_model_version", "wine-quality/1@mlflow") in links(html)
