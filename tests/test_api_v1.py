@@ -20,14 +20,20 @@ from tests.test_push import ingest, pipeline
 from tests.web_fixtures import catalog_app
 from web.openapi import document
 
+STEWARD = ("stella", "steward-pass-1")
+
 
 
 @pytest.fixture(scope="module")
 def app(mlflow_store: MlflowStore, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:  # noqa: F811
     catalog, _store = demo_catalog(mlflow_store, tmp_path_factory.mktemp("api-v1"))
+    from catalog import users
+
     with catalog:
         settings = catalog.settings
         ingest(catalog, pipeline(30, prefix="api"))
+        with catalog.write_session() as session, session.begin():
+            users.add_user(session, *STEWARD, "steward")
     with catalog_app(settings) as app:
         yield app
 
@@ -97,24 +103,32 @@ def schema(app: Any) -> Any:
     return schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
 
 
+def _bound(check: Any, headers: dict[str, str]) -> Any:
+    """``check(case, headers)`` as a one-argument function, as ``@given`` wants it."""
+    def run(case: Any) -> None:
+        check(case, headers)
+    return run
+
+
 def test_fuzzed_requests_never_get_a_server_error(schema: Any) -> None:
-    seen = {"calls": 0}
+    import base64
+
+    from hypothesis import given
+
+    seen = {"calls": 0, "writes": 0}
+    steward = {"Authorization": "Basic " + base64.b64encode(":".join(STEWARD).encode()).decode()}
+
+    def check(case: Any, headers: dict[str, str]) -> None:
+        response = case.call(headers=headers)
+        seen["calls"] += 1
+        seen["writes"] += bool(headers)
+        assert response.status_code < 500, (case.method, case.path, case.query, response.text[:300])
+        if response.status_code >= 400:
+            assert set(response.json()) == {"errorCode", "errorMessage"}, response.text[:300]
 
     for operation in schema.get_all_operations():
         op = operation.ok()
-        if op.method.upper() != "GET":  # writes are fuzzed by the OpenLineage and Atlas API tests
-            continue
-        strategy = op.as_strategy()
-
-        @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None)
-        def run(case: Any) -> None:
-            response = case.call()
-            seen["calls"] += 1
-            assert response.status_code < 500, (case.path, case.query, response.text[:300])
-            if response.status_code >= 400:
-                assert set(response.json()) == {"errorCode", "errorMessage"}, response.text[:300]
-
-        from hypothesis import given
-
-        given(strategy)(run)()
-    assert seen["calls"] >= 100
+        headers = steward if op.method.upper() != "GET" else {}  # writes as a steward, so they reach the handler
+        fuzz = settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        fuzz(given(op.as_strategy())(_bound(check, headers)))()
+    assert seen["calls"] >= 100 and seen["writes"] >= 10
