@@ -180,10 +180,10 @@ class Catalog:
         with self.session() as session:
             return store.list_findings(session)
 
-    def audit(self, ref: str | None = None, *, limit: int = 100) -> list[store.AuditEvent]:
+    def audit(self, ref: str | None = None, *, limit: int = 100, before: int | None = None) -> list[store.AuditEvent]:
         with self.session() as session:
             guid = self._resolve(session, ref).guid if ref else None
-            return store.audit_events(session, guid, limit=limit)
+            return store.audit_events(session, guid, limit=limit, before=before)
 
     def delete(self, ref: str, *, user: str | None = None) -> bool:
         with self.write_session() as session, session.begin():

@@ -390,3 +390,24 @@ def test_signature_table_reads_mlflow_column_tensor_and_param_specs() -> None:
                        json.dumps({"inputs": json.dumps({"a": 1})})):
         assert signature_table(unreadable) is None, unreadable
     assert signature_table(json.dumps({"inputs": None})) == {}
+
+
+def test_the_changes_feed_pages_back_through_every_event(app: Any, client: Any,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from web import ui
+
+    CHANGES_PAGE = 10
+    monkeypatch.setattr(ui, "CHANGES_PAGE", CHANGES_PAGE)  # the demo chain writes a few dozen events
+    catalog = app.extensions["catalog"]
+    every = [e.id for e in catalog.audit(limit=100_000)]
+    assert len(every) > 2 * CHANGES_PAGE
+    assert '<a href="/changes">All changes</a>' in page(client, "/")
+    seen, url = [], "/changes"
+    while url:
+        html = page(client, url)
+        seen.append(len(re.findall(r'\(<a href="/entity/[^"]+/history">history</a>\)', html)))  # rows on the page
+        older = re.search(r'<a class="older" href="([^"]+)">older changes</a>', html)
+        url = unescape(older.group(1)) if older else ""
+    assert sum(seen) == len(every) and seen[0] == CHANGES_PAGE
+    assert "Nothing has changed before that." in page(client, f"/changes?before={min(every)}")
+    assert "expected a whole number" in unescape(page(client, "/changes?before=x", 400))

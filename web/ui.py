@@ -253,6 +253,19 @@ def model_card_page(name: str, version: int):
     return Response(render_card(card, "html"), mimetype="text/html")
 
 
+#: Events on one page of the feed of changes.
+CHANGES_PAGE = 100
+
+
+@bp.get("/changes")
+def changes_page():
+    """The feed of recent changes to any entity, newest first, a page of ``CHANGES_PAGE`` (``before=<event id>``)."""
+    before = _int_param("before", 0, 1, 2 ** 62)[0] or None
+    events = _catalog().audit(limit=CHANGES_PAGE + 1, before=before)
+    older = events[CHANGES_PAGE - 1].id if len(events) > CHANGES_PAGE else None
+    return render_template("changes.html", events=events[:CHANGES_PAGE], older=older, before=before)
+
+
 @bp.get("/entity/<type_name>/<path:qualified_name>/history")
 def history_page(type_name: str, qualified_name: str):
     entity = _entity(type_name, qualified_name)

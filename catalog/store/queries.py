@@ -372,10 +372,14 @@ def facet_counts(session: Session) -> tuple[list[tuple[str, int]], list[tuple[st
     return [(str(t), int(n)) for t, n in by_type], [(str(t), int(n)) for t, n in by_tag]
 
 
-def audit_events(session: Session, guid: str | None = None, *, limit: int = 100) -> list[AuditEvent]:
+def audit_events(session: Session, guid: str | None = None, *, limit: int = 100,
+                 before: int | None = None) -> list[AuditEvent]:
+    """Audit events newest first (of one entity with ``guid``; older than event id ``before`` with it)."""
     query = select(AuditRow).order_by(AuditRow.id.desc()).limit(limit)
     if guid is not None:
         query = query.where(AuditRow.entity_guid == guid)
+    if before is not None:
+        query = query.where(AuditRow.id < before)
     return [
         AuditEvent(r.id, r.at, r.user, r.source, r.action, r.entity_guid, r.type_name, r.qualified_name, json.loads(r.detail))
         for r in session.scalars(query)
