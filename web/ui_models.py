@@ -79,15 +79,14 @@ def _run_guid(version: StoredEntity) -> str | None:
     return EntityRef(RUN, f"run:{run_id}@{_instance(version)}").guid if run_id else None
 
 
-def _qualified_names(refs_: Any) -> list[str]:
+def _refs(values: Any) -> list[EntityRef]:
+    """The references of a stored reference attribute (AtlasObjectId dicts)."""
     out = []
-    for ref in refs_ or ():
+    for ref in values or ():
         if isinstance(ref, Mapping):
             qn = (ref.get("uniqueAttributes") or {}).get("qualifiedName")
-        else:
-            qn = getattr(ref, "qualified_name", None)
-        if isinstance(qn, str):
-            out.append(qn)
+            if isinstance(qn, str) and isinstance(ref.get("typeName"), str):
+                out.append(EntityRef(ref["typeName"], qn))
     return out
 
 
@@ -104,23 +103,23 @@ def _logged_digests(run: StoredEntity, qualified_name: str) -> tuple[list[str], 
 
 
 def _training_sets(session: Any, version: StoredEntity, run: StoredEntity | None) -> list[TrainingSet]:
+    """The run's input data sets and those the model's declared training reads, in that order."""
     model = str(version.attributes.get("modelName", ""))
     declared_process = store.get_entity(
         session, EntityRef("ml_model_train_build_process", f"declared-training:{model}@{_instance(version)}").guid)
-    declared = set(_qualified_names(declared_process.attributes.get("inputs"))) if declared_process else set()
-    logged = set(_qualified_names(run.attributes.get("loggedInputs"))) if run else set()
-    run_inputs = _qualified_names(run.attributes.get("inputs")) if run else []
-    wanted = [qn for qn in dict.fromkeys([*run_inputs, *sorted(declared)])]
-    found = {}
-    for type_name in ("hive_table", "ml_dataset", "fs_path"):
-        found.update({e.qualified_name: e for e in store.get_entities(
-            session, [EntityRef(type_name, qn).guid for qn in wanted]).values()})
+    declared = _refs(declared_process.attributes.get("inputs")) if declared_process else []
+    logged = {r.qualified_name for r in _refs(run.attributes.get("loggedInputs"))} if run else set()
+    run_inputs = [r for r in _refs(run.attributes.get("inputs")) if r.type_name != "ml_project"] if run else []
+    wanted = list(dict.fromkeys([*run_inputs, *declared]))
+    found = store.get_entities(session, [r.guid for r in wanted])
+    declared_names = {r.qualified_name for r in declared}
     out = []
-    for qn in wanted:
-        if qn not in found:
+    for ref in wanted:
+        if (entity := found.get(ref.guid)) is None:
             continue
-        digests, contexts = _logged_digests(run, qn) if run else ([], [])
-        out.append(TrainingSet(found[qn], digests, contexts, declared=qn in declared, logged=qn in logged))
+        digests, contexts = _logged_digests(run, ref.qualified_name) if run else ([], [])
+        out.append(TrainingSet(entity, digests, contexts, declared=ref.qualified_name in declared_names,
+                               logged=ref.qualified_name in logged))
     return out
 
 
@@ -218,7 +217,7 @@ def deployed_versions(catalog: Any, deployment: StoredEntity) -> list[str]:
     with catalog.session() as session:
         process = store.get_entity(session, EntityRef("ml_model_deploy_process",
                                                       f"deploy:{deployment.qualified_name}").guid)
-    return _qualified_names(process.attributes.get("inputs")) if process else []
+    return [r.qualified_name for r in _refs(process.attributes.get("inputs"))] if process else []
 
 
 def version_sections(catalog: Any, version: StoredEntity) -> dict[str, Any]:
