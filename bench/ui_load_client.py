@@ -49,12 +49,17 @@ def _load(url: str, paths: list[str], clients: int, seconds: float,
         connection = http.client.HTTPConnection(host, port, timeout=30)
         n = len(paths)
         k = i
-        pause = random.Random(i)
+        pause = random.Random()  # fresh think times in every round and target
         start_line.wait()
         deadline = box["deadline"]
         perf = time.perf_counter
         if think:
             time.sleep(pause.uniform(0, think[1]))
+
+        def wait() -> None:
+            if think:
+                time.sleep(max(0.0, min(pause.uniform(*think), deadline - perf())))
+
         while perf() < deadline:
             path = paths[k % n]
             k += 1
@@ -69,6 +74,7 @@ def _load(url: str, paths: list[str], clients: int, seconds: float,
                     samples.append(f"GET {path}: {type(exc).__name__}: {exc}")
                 connection.close()
                 connection = http.client.HTTPConnection(host, port, timeout=30)
+                wait()  # a person waits before trying again, too
                 continue
             took = perf() - began
             if answer.status == 200 and body:
@@ -77,8 +83,7 @@ def _load(url: str, paths: list[str], clients: int, seconds: float,
                 errors[i] += 1
                 if len(samples) < 10:
                     samples.append(f"GET {path}: HTTP {answer.status}: {body[:200]!r}")
-            if think:
-                time.sleep(max(0.0, min(pause.uniform(*think), deadline - perf())))
+            wait()
         connection.close()
 
     threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]

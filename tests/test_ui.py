@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from catalog.config import Settings
-from catalog.model import Classification, Entity, SourceBatch
+from catalog.model import Classification, Entity, EntityRef, SourceBatch
 from catalog.store import upsert_batch
 from tests.mlflow_fixtures import MlflowStore, demo_catalog, mlflow_store  # noqa: F401 - module-scoped fixture
 from tests.web_fixtures import catalog_app
@@ -142,7 +142,9 @@ def test_a_node_opens_one_more_hop_and_keeps_it_in_the_downloads(client: Any) ->
     assert entity_url("ml_model_version", "wine-quality/1@mlflow") in links(graph)
     assert deployment not in links(graph)  # past the version: not drawn at depth 1
     opens = _open_links(graph)
-    assert "wine-quality v1" in opens and "default.wineds_ext" not in opens  # the page's own entity: no control
+    base = EntityRef("hive_table", TABLE).guid
+    assert "wine-quality v1" in opens and "wineds_ext" not in opens  # the page's own entity: no control
+    assert all(f"open={base}" not in href for href in opens.values()) and len(opens) >= 5
     opened = page(client, opens["wine-quality v1"])
     graph = opened[opened.index("<svg"):opened.index("</svg>")]
     assert deployment in links(graph)  # the version's next hop is drawn now
@@ -411,3 +413,50 @@ def test_the_changes_feed_pages_back_through_every_event(app: Any, client: Any,
     assert sum(seen) == len(every) and seen[0] == CHANGES_PAGE
     assert "Nothing has changed before that." in page(client, f"/changes?before={min(every)}")
     assert "expected a whole number" in unescape(page(client, "/changes?before=x", 400))
+
+
+def test_stored_values_of_unexpected_shapes_never_break_a_page() -> None:
+    import json
+
+    from web.ui_models import _logged_digests, signature_table
+
+    run = Entity("ml_training_run", "r@mlflow", {"datasetInputs": {"t@cm": "null", "u@cm": "5", "v@cm": "[1, {}]"}})
+    stored: Any = type("Stored", (), {"attributes": run.attributes})()
+    for qn in ("t@cm", "u@cm", "v@cm", "missing@cm"):
+        assert _logged_digests(stored, qn) == ([], [])
+    for signature in ({"outputs": json.dumps([{"type": "tensor", "tensor-spec": "x"}])},
+                      {"outputs": json.dumps([{"type": "tensor", "tensor-spec": {"dtype": "f", "shape": 5}}])}):
+        assert signature_table(json.dumps(signature)) in (None, {"outputs": [("(unnamed)", "tensor f 5", "yes")]})
+    assert signature_table("[" * 100_000) is None
+    from web.impact import when
+
+    assert when("2026-01-01T00:00:00+00:00") == when(1_767_225_600_000) == "2026-01-01 00:00:00 UTC"
+    assert when("2026-01-01T00:00:00") == "2026-01-01 00:00:00 UTC" and when("soon") == when(None) == ""
+
+
+def test_a_scoring_run_dated_by_an_iso_string_keeps_the_home_page_up(app: Any, client: Any, scored: dict) -> None:
+    catalog = app.extensions["catalog"]
+    late = _score_run(DEPLOYMENT, "r3", "wine-quality/1@mlflow", 0, 0.1)
+    late.attributes["startTime"] = "2026-01-01T00:00:00+00:00"  # a date as Atlas also takes it
+    with catalog.write_session() as session, session.begin():
+        upsert_batch(session, SourceBatch("scoring-iso", [late]), catalog.registry, user="tester")
+    html = page(client, "/")
+    assert entity_url("ml_scoring_process", "score:wine-quality-stream:prod:r2@cm") in links(html)
+    assert "score r3" in page(client, entity_url("ml_deployment", DEPLOYMENT))
+
+
+def test_a_deployment_whose_model_resolved_to_no_version_runs_none(app: Any, client: Any) -> None:
+    from catalog import store
+
+    catalog = app.extensions["catalog"]
+    with catalog.session() as session:  # a deployment like the demo's, but of a model alias no version holds
+        like = store.get_entity(session, EntityRef("ml_deployment", "wine-quality-batch:prod@cm").guid)
+    ghost = Entity("ml_deployment", "ghost:prod@cm", {**like.attributes, "name": "ghost (prod)",
+                                                      "modelRef": "models:/wine-quality@nope"})
+    process = Entity("ml_model_deploy_process", "deploy:ghost:prod@cm", {  # the ingest links the registered model
+        "name": "deploy ghost", "userName": "tester", "inputs": [EntityRef("ml_registered_model", "wine-quality@mlflow")],
+        "outputs": [ghost.ref]})
+    with catalog.write_session() as session, session.begin():
+        upsert_batch(session, SourceBatch("ghost", [ghost, process]), catalog.registry, user="tester")
+    html = page(client, entity_url("ml_deployment", "ghost:prod@cm"))
+    assert re.search(r'Deployed now: <span class="none">no version resolved</span>', html)

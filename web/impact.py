@@ -23,11 +23,28 @@ def entity_url(type_name: str, qualified_name: str) -> str:
     return f"/entity/{quote(type_name, safe='')}/{quote(qualified_name, safe='/@:')}"
 
 
+def epoch_ms(value: Any) -> int:
+    """An Atlas ``date`` as epoch milliseconds: an int as it is, an ISO-8601 string converted
+    (naive means UTC), anything else 0."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            return 0
+        return int((parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp() * 1000)
+    return 0
+
+
 def when(ms: Any) -> str:
-    """Epoch milliseconds as a UTC date and time ("" for anything else)."""
+    """An Atlas ``date`` (epoch milliseconds or ISO-8601) as a UTC date and time ("" for anything else)."""
+    value = epoch_ms(ms)
+    if not value and ms != 0:
+        return ""
     try:
-        return datetime.fromtimestamp(int(ms) / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-    except (TypeError, ValueError, OverflowError, OSError):
+        return datetime.fromtimestamp(value / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except (OverflowError, OSError, ValueError):
         return ""
 
 

@@ -19,6 +19,7 @@ from typing import Any
 from catalog import refs, store
 from catalog.model import EntityRef, StoredEntity
 from catalog.store import evidence
+from web.impact import epoch_ms
 from web.ui_runs import SCORING
 
 __all__ = ["ModelRow", "TrainingSet", "deployed_versions", "deployments_by_model", "model_rows", "model_sections", "signature_table",
@@ -94,8 +95,10 @@ def _logged_digests(run: StoredEntity, qualified_name: str) -> tuple[list[str], 
     """(digests, contexts) MLflow recorded for a data set logged to ``run``."""
     records = (run.attributes.get("datasetInputs") or {}).get(qualified_name)
     try:
-        items = json.loads(records) if isinstance(records, str) else list(records or ())
-    except (TypeError, ValueError):
+        items = json.loads(records) if isinstance(records, str) else records
+    except (ValueError, RecursionError):
+        return [], []
+    if not isinstance(items, list):
         return [], []
     digests = [str(i["digest"]) for i in items if isinstance(i, Mapping) and i.get("digest")]
     contexts = [str(i["context"]) for i in items if isinstance(i, Mapping) and i.get("context")]
@@ -126,18 +129,19 @@ def _training_sets(session: Any, version: StoredEntity, run: StoredEntity | None
 def signature_table(text: Any) -> dict[str, list[tuple[str, str, str]]] | None:
     """An MLflow signature (its JSON) as rows (name, type, required) per part; None when unreadable."""
     try:
-        signature = json.loads(text) if isinstance(text, str) else text
-    except ValueError:
+        return _signature_rows(text)
+    except (ValueError, TypeError, AttributeError, RecursionError):  # not MLflow's shape, at any depth
         return None
+
+
+def _signature_rows(text: Any) -> dict[str, list[tuple[str, str, str]]] | None:
+    signature = json.loads(text) if isinstance(text, str) else text
     if not isinstance(signature, Mapping):
         return None
     parts: dict[str, list[tuple[str, str, str]]] = {}
     for part in ("inputs", "outputs", "params"):
         specs = signature.get(part)
-        try:
-            specs = json.loads(specs) if isinstance(specs, str) else specs
-        except ValueError:
-            return None
+        specs = json.loads(specs) if isinstance(specs, str) else specs
         if not specs:
             continue
         if not isinstance(specs, list):
@@ -149,7 +153,8 @@ def signature_table(text: Any) -> dict[str, list[tuple[str, str, str]]] | None:
             kind = str(spec.get("type", ""))
             if kind == "tensor":
                 tensor = spec.get("tensor-spec") or {}
-                kind = f"tensor {tensor.get('dtype', '')} {tuple(tensor.get('shape') or ())}"
+                shape = tensor.get("shape") or ()
+                kind = f"tensor {tensor.get('dtype', '')} {tuple(shape) if isinstance(shape, list) else shape}"
             elif part == "params" and "default" in spec:
                 kind += f" (default {spec['default']!r})"
             rows.append((str(spec.get("name", "(unnamed)")), kind, "yes" if spec.get("required", True) else "no"))
@@ -173,7 +178,7 @@ def _last_scoring(catalog: Any, deployments: Iterable[StoredEntity]) -> StoredEn
     stems = [d.qualified_name.rpartition("@")[0] for d in deployments]
     runs = [e for stem in stems for e in catalog.search(f"score:{stem}:", type_name=SCORING, limit=500)
             if e.qualified_name.startswith(f"score:{stem}:")]
-    return max(runs, key=lambda r: (r.attributes.get("startTime") or 0, r.qualified_name), default=None)
+    return max(runs, key=lambda r: (epoch_ms(r.attributes.get("startTime")), r.qualified_name), default=None)
 
 
 def model_rows(catalog: Any, models: Sequence[StoredEntity],
@@ -212,12 +217,17 @@ def model_sections(catalog: Any, model: StoredEntity, versions: Sequence[StoredE
             "deployment_checks": checks}
 
 
-def deployed_versions(catalog: Any, deployment: StoredEntity) -> list[str]:
-    """The model versions the deployment runs now: the inputs of its deploy process (``deploy:<deployment>``)."""
+def deployed_versions(catalog: Any, deployment: StoredEntity) -> list[EntityRef]:
+    """The model versions the deployment runs now: the inputs of its deploy process (``deploy:<deployment>``).
+
+    Only versions: when the deployment's model reference resolved to no version, the ingest
+    links the registered model instead, and that is no version running.
+    """
     with catalog.session() as session:
         process = store.get_entity(session, EntityRef("ml_model_deploy_process",
                                                       f"deploy:{deployment.qualified_name}").guid)
-    return [r.qualified_name for r in _refs(process.attributes.get("inputs"))] if process else []
+        versions = catalog.registry.subtypes("ml_model_version")
+    return [r for r in _refs(process.attributes.get("inputs")) if r.type_name in versions] if process else []
 
 
 def version_sections(catalog: Any, version: StoredEntity) -> dict[str, Any]:

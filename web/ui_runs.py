@@ -9,7 +9,7 @@ from typing import Any
 from markupsafe import Markup
 
 from catalog.model import StoredEntity
-from web.impact import when
+from web.impact import epoch_ms, when
 
 __all__ = ["dated", "drift_chart", "pinned", "scoring_detail", "scoring_runs", "SCORING"]
 
@@ -39,7 +39,7 @@ def scoring_runs(catalog: Any, deployment: StoredEntity) -> list[StoredEntity]:
     stem = deployment.qualified_name.rpartition("@")[0]
     found = [e for e in catalog.search(f"score:{stem}:", type_name=SCORING, limit=500)
              if e.attributes.get("deployment") == deployment.qualified_name]
-    return sorted(found, key=lambda e: int(e.attributes.get("startTime") or 0), reverse=True)
+    return sorted(found, key=lambda e: epoch_ms(e.attributes.get("startTime")), reverse=True)
 
 
 def pinned(runs: list[StoredEntity]) -> list[tuple[str, int, int, int]]:
@@ -47,7 +47,7 @@ def pinned(runs: list[StoredEntity]) -> list[tuple[str, int, int, int]]:
     seen: dict[str, list[int]] = {}
     for run in reversed(runs):
         version = str(run.attributes.get("modelVersion") or "")
-        seen.setdefault(version, []).append(int(run.attributes.get("startTime") or 0))
+        seen.setdefault(version, []).append(epoch_ms(run.attributes.get("startTime")))
     return [(v, len(t), min(t), max(t)) for v, t in seen.items()]
 
 

@@ -88,7 +88,7 @@ def history(session: Session, *, subject_guid: str | None = None, version_guid: 
         query = query.where(EvidenceRow.subject_guid == subject_guid)
     if version_guid is not None:
         query = query.where(EvidenceRow.version_guid == version_guid)
-    rows = session.scalars(query.order_by(EvidenceRow.at.desc(), EvidenceRow.seq.desc()).limit(limit))
+    rows = session.scalars(query.order_by(EvidenceRow.at.desc(), EvidenceRow.seq.desc(), EvidenceRow.digest).limit(limit))
     return [_record(r) for r in rows]
 
 
