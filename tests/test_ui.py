@@ -358,6 +358,7 @@ def test_the_version_page_shows_its_run_training_data_and_signature(app: Any, cl
     signature = html[html.index("<h2>Signature</h2>"):]
     assert "<tr><td>fixed acidity</td><td><code>double</code></td><td>yes</td></tr>" in signature
     assert "<tr><td>(unnamed)</td><td><code>tensor float64 (-1,)</code></td><td>yes</td></tr>" in signature
+    assert "<tr><th>signature</th>" not in html  # the tables only, not the raw JSON again
 
 
 def test_the_model_card_is_served_from_the_version_page(client: Any) -> None:

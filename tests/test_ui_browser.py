@@ -90,6 +90,8 @@ def test_search_to_model_to_lineage_to_table_to_impact_to_csv(site: str, tab: An
     tab.screenshot(path=str(shots / "model.png"), full_page=True)
     tab.click("table a:text-is('1')")  # version 1 from the versions table
     tab.wait_for_url("**/entity/ml_model_version/wine-quality/1@mlflow")
+    assert tab.locator("h2:text-is('Training data')").count() == 1
+    tab.screenshot(path=str(shots / "version.png"), full_page=True)
     tab.select_option("select[name=direction]", "BOTH")
     tab.fill("input[name=depth]", "3")
     tab.click("form.lineage-options button")

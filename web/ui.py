@@ -446,7 +446,8 @@ def _entity_page(entity: StoredEntity):
     if entity.type_name == MODEL_VERSION:
         name, _, rest = entity.qualified_name.rpartition("@")[0].rpartition("/")
         extra["card_url"] = url_for("ui.model_card_page", name=name, version=int(rest)) if rest.isdigit() else None
-    shown_elsewhere = {"qualifiedName", *(("checkResults", "drift") if entity.type_name == SCORING else ())}
+    shown_elsewhere = {"qualifiedName", *(("checkResults", "drift") if entity.type_name == SCORING else ()),
+                       *(("signature",) if extra.get("signature") else ())}
     attributes = {k: dated(k, v) for k, v in entity.attributes.items() if k not in shown_elsewhere}
     return render_template("entity.html", entity=entity, attributes=sorted(attributes.items()),
                            relationships=sorted(entity.relationship_attributes.items()), direct=direct,
