@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from catalog import naming
@@ -43,6 +44,17 @@ R = TypeVar("R")
 #: Requests in flight at once against an HTTP tracking server.
 MAX_PARALLEL = 8
 _MISSING = ("RESOURCE_DOES_NOT_EXIST",)
+
+
+@dataclass
+class _Changes:
+    """What a targeted read's first round found changed since the cursor."""
+
+    patch: dict[str, dict] = field(default_factory=lambda: {"registered_models": {}, "model_versions": {}})
+    changed_versions: list[Any] = field(default_factory=list)
+    aliases: dict[tuple[str, int], list[str]] = field(default_factory=lambda: defaultdict(list))
+    runs_to_read: set[str] = field(default_factory=set)
+    gone: list[str] = field(default_factory=list)
 
 
 class TargetedReader(Reader):
@@ -130,49 +142,9 @@ class TargetedReader(Reader):
         else:
             answers = self._round(first)
 
-        patch: dict[str, dict] = {"registered_models": {}, "model_versions": {}}
-        models: dict[str, Any] = {}
-        changed_versions: list[Any] = []
-        aliases: dict[tuple[str, int], list[str]] = defaultdict(list)
-        runs_to_read: set[str] = set()
-        gone: list[str] = []
-        for name in names:
-            rm = answers[("registered_model", name)]
-            old = prev["model_versions"].get(name, {})
-            if rm is None:  # deleted in MLflow (or never there): its versions went with it
-                if name in prev["registered_models"]:
-                    gone.append(naming.registered_model_qn(name, self.instance))
-                    patch["registered_models"][name] = None
-                for version, fp in old.items():
-                    gone.append(naming.model_version_qn(name, version, self.instance))
-                    runs_to_read.add(str(fp).partition(":")[2])
-                if old:
-                    patch["model_versions"][name] = None
-                continue
-            models[name] = rm
-            for alias, version in (rm.aliases or {}).items():
-                aliases[(name, int(version))].append(alias)
-            fps: dict[str, str] = {}
-            for mv in answers[("model_versions", name)]:
-                version = int(mv.version)
-                fp = version_fingerprint(mv, aliases[(name, version)])
-                fps[str(version)] = fp
-                was = old.get(str(version))
-                if was != fp:
-                    changed_versions.append(mv)
-                    if was is None and mv.run_id:
-                        runs_to_read.add(mv.run_id)
-            for version, fp in old.items():
-                if version not in fps:
-                    gone.append(naming.model_version_qn(name, version, self.instance))
-                    runs_to_read.add(str(fp).partition(":")[2])
-            rm_fp = model_fingerprint(rm)
-            if prev["registered_models"].get(name) != rm_fp or any(mv.name == name for mv in changed_versions):
-                self._emit(self._registered_model(rm))
-            patch["registered_models"][name] = rm_fp
-            patch["model_versions"][name] = fps
-        for qn in sorted(gone):
-            self.findings.append(Finding("deleted-in-mlflow", qn, f"{qn} is no longer in MLflow (deleted)", self.source))
+        changes = self._compare(names, answers, prev)
+        patch, changed_versions, aliases = changes.patch, changes.changed_versions, changes.aliases
+        runs_to_read = changes.runs_to_read
 
         # The runs whose outputs changed, every version registered from them, the versions' logged models.
         run_ids = sorted(_safe_ids(runs_to_read))
@@ -227,6 +199,52 @@ class TargetedReader(Reader):
 
         entities = sorted(self.out.values(), key=lambda e: (_TYPE_ORDER.index(e.type_name), e.qualified_name))
         return MlflowRead(SourceBatch(self.source, entities, self.findings), {}, patch)
+
+    def _compare(self, names: list[str], answers: dict[tuple[str, str], Any], prev: dict[str, Any]) -> _Changes:
+        """The first round's answers against the cursor: what changed, what went, which runs to read.
+
+        A registered model with a changed fingerprint, or with a changed version, is emitted here.
+        """
+        changes = _Changes()
+        patch, changed_versions, aliases = changes.patch, changes.changed_versions, changes.aliases
+        runs_to_read, gone = changes.runs_to_read, changes.gone
+        for name in names:
+            rm = answers[("registered_model", name)]
+            old = prev["model_versions"].get(name, {})
+            if rm is None:  # deleted in MLflow (or never there): its versions went with it
+                if name in prev["registered_models"]:
+                    gone.append(naming.registered_model_qn(name, self.instance))
+                    patch["registered_models"][name] = None
+                for version, fp in old.items():
+                    gone.append(naming.model_version_qn(name, version, self.instance))
+                    runs_to_read.add(str(fp).partition(":")[2])
+                if old:
+                    patch["model_versions"][name] = None
+                continue
+            for alias, version in (rm.aliases or {}).items():
+                aliases[(name, int(version))].append(alias)
+            fps: dict[str, str] = {}
+            for mv in answers[("model_versions", name)]:
+                version = int(mv.version)
+                fp = version_fingerprint(mv, aliases[(name, version)])
+                fps[str(version)] = fp
+                was = old.get(str(version))
+                if was != fp:
+                    changed_versions.append(mv)
+                    if was is None and mv.run_id:
+                        runs_to_read.add(mv.run_id)
+            for version, fp in old.items():
+                if version not in fps:
+                    gone.append(naming.model_version_qn(name, version, self.instance))
+                    runs_to_read.add(str(fp).partition(":")[2])
+            rm_fp = model_fingerprint(rm)
+            if prev["registered_models"].get(name) != rm_fp or any(mv.name == name for mv in changed_versions):
+                self._emit(self._registered_model(rm))
+            patch["registered_models"][name] = rm_fp
+            patch["model_versions"][name] = fps
+        for qn in sorted(gone):
+            self.findings.append(Finding("deleted-in-mlflow", qn, f"{qn} is no longer in MLflow (deleted)", self.source))
+        return changes
 
     def _read_mlmodel(self, location: str) -> dict | None:
         answer = self._prefetched.pop(location, None)
