@@ -29,7 +29,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, render_template, request, url_for
 from markupsafe import Markup, escape
 
-from catalog import store
+from catalog import naming, store
 from catalog.store import evidence
 from web.impact import IMPACT_KINDS as _IMPACT_KINDS
 from web.impact import entity_url, impact_of, when
@@ -113,7 +113,7 @@ def run_url(version: StoredEntity) -> str | None:
     run_id = version.attributes.get("runId")
     if not run_id:
         return None
-    return entity_url("ml_training_run", f"run:{run_id}@{_catalog().settings.mlflow_instance}")
+    return entity_url("ml_training_run", naming.run_qn(str(run_id), _catalog().settings.mlflow_instance))
 
 
 def display_name(entity: StoredEntity | EntityHeader) -> str:

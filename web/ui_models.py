@@ -16,14 +16,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from catalog import refs, store
+from catalog import naming, refs, store
 from catalog.model import EntityRef, StoredEntity
 from catalog.store import evidence
 from web.impact import epoch_ms
-from web.ui_runs import SCORING
+from web.ui_runs import scoring_runs
 
-__all__ = ["ModelRow", "TrainingSet", "deployed_versions", "deployments_by_model", "model_rows", "model_sections", "signature_table",
-           "version_sections"]
+__all__ = ["ModelRow", "TrainingSet", "deployed_versions", "deployments_by_model", "model_rows", "model_sections",
+           "signature_table", "version_sections"]
 
 DEPLOYMENT = "ml_deployment"
 RUN = "ml_training_run"
@@ -77,7 +77,7 @@ def _instance(entity: StoredEntity) -> str:
 
 def _run_guid(version: StoredEntity) -> str | None:
     run_id = version.attributes.get("runId")
-    return EntityRef(RUN, f"run:{run_id}@{_instance(version)}").guid if run_id else None
+    return EntityRef(RUN, naming.run_qn(str(run_id), _instance(version))).guid if run_id else None
 
 
 def _refs(values: Any) -> list[EntityRef]:
@@ -109,7 +109,7 @@ def _training_sets(session: Any, version: StoredEntity, run: StoredEntity | None
     """The run's input data sets and those the model's declared training reads, in that order."""
     model = str(version.attributes.get("modelName", ""))
     declared_process = store.get_entity(
-        session, EntityRef("ml_model_train_build_process", f"declared-training:{model}@{_instance(version)}").guid)
+        session, EntityRef("ml_model_train_build_process", naming.declared_training_qn(model, _instance(version))).guid)
     declared = _refs(declared_process.attributes.get("inputs")) if declared_process else []
     logged = {r.qualified_name for r in _refs(run.attributes.get("loggedInputs"))} if run else set()
     run_inputs = [r for r in _refs(run.attributes.get("inputs")) if r.type_name != "ml_project"] if run else []
@@ -175,10 +175,8 @@ def deployments_by_model(catalog: Any) -> dict[str, list[StoredEntity]]:
 
 
 def _last_scoring(catalog: Any, deployments: Iterable[StoredEntity]) -> StoredEntity | None:
-    stems = [d.qualified_name.rpartition("@")[0] for d in deployments]
-    runs = [e for stem in stems for e in catalog.search(f"score:{stem}:", type_name=SCORING, limit=500)
-            if e.qualified_name.startswith(f"score:{stem}:")]
-    return max(runs, key=lambda r: (epoch_ms(r.attributes.get("startTime")), r.qualified_name), default=None)
+    newest = [runs[0] for d in deployments if (runs := scoring_runs(catalog, d))]  # each newest first
+    return max(newest, key=lambda r: (epoch_ms(r.attributes.get("startTime")), r.qualified_name), default=None)
 
 
 def model_rows(catalog: Any, models: Sequence[StoredEntity],
@@ -224,8 +222,8 @@ def deployed_versions(catalog: Any, deployment: StoredEntity) -> list[EntityRef]
     links the registered model instead, and that is no version running.
     """
     with catalog.session() as session:
-        process = store.get_entity(session, EntityRef("ml_model_deploy_process",
-                                                      f"deploy:{deployment.qualified_name}").guid)
+        process = store.get_entity(session, EntityRef(  # naming.deploy_process_qn: deploy:<name>:<target>@<cluster>
+            "ml_model_deploy_process", f"deploy:{deployment.qualified_name}").guid)
         versions = catalog.registry.subtypes("ml_model_version")
     return [r for r in _refs(process.attributes.get("inputs")) if r.type_name in versions] if process else []
 
