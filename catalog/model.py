@@ -78,11 +78,13 @@ def guid_for(type_name: str, qualified_name: str) -> str:
     without building ``UUID`` objects (a first ingest computes one per entity and edge).
     """
     name = f"{type_name}\x00{qualified_name}".encode("utf-8", "surrogatepass")  # validation rejects surrogates
-    raw = bytearray(hashlib.sha1(_NAMESPACE_BYTES + name).digest()[:16])
-    raw[6] = (raw[6] & 0x0F) | 0x50  # version 5
-    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
-    x = raw.hex()
-    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
+    x = hashlib.sha1(_NAMESPACE_BYTES + name).hexdigest()
+    # version 5 in the 13th hex digit, the RFC 4122 variant (10xx) in the 17th
+    return f"{x[:8]}-{x[8:12]}-5{x[13:16]}-{_VARIANT[x[16]]}{x[17:20]}-{x[20:32]}"
+
+
+#: A hex digit with its top two bits set to the RFC 4122 variant, 10.
+_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
 
 
 @dataclass(frozen=True, slots=True, order=True, repr=False)

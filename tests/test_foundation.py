@@ -103,6 +103,52 @@ def test_incoming_digest_sees_every_part_of_the_entity():
     assert incoming_digest(same) == incoming_digest(base)
 
 
+class _Text(str):
+    pass
+
+
+def test_incoming_digest_never_confuses_values_json_writes_alike():
+    """The digest is orjson's text where that is unambiguous, the repr where JSON would merge two values.
+
+    Each pair stores differently (or one of them is refused by validation): equal digests
+    would skip the second emission as unchanged.
+    """
+    ref = EntityRef("hive_table", "db.t@cm")
+    pairs = [
+        (None, float("nan")),  # JSON writes null for both
+        (float("inf"), None),
+        (ref, ("hive_table", "db.t@cm")),  # a reference against a plain pair ...
+        (ref, ["hive_table", "db.t@cm"]),
+        (ref, {"type_name": "hive_table", "qualified_name": "db.t@cm"}),  # ... or its dataclass fields
+        ([ref], [["hive_table", "db.t@cm"]]),
+        ("@[\"hive_table\",\"db.t@cm\"]", ref),  # the reference's own text as a string
+        ("2026-01-01T00:00:00", __import__("datetime").datetime(2026, 1, 1)),
+        (1, 1.0), (1, True), (0, False), (0.0, -0.0),
+        (2**70, float(2**70)),  # a big int (orjson refuses it) against its float
+        ("x", _Text("x")),  # a str subclass takes the repr path; equal text, still told apart
+        ("\ud800", "\ufffd"),  # a lone surrogate (orjson refuses it) against the replacement character
+    ]
+    for left, right in pairs:
+        a = Entity("hive_table", "db.t@cm", {"name": "t", "v": left})
+        b = Entity("hive_table", "db.t@cm", {"name": "t", "v": right})
+        assert incoming_digest(a) != incoming_digest(b), (left, right)
+        again = Entity("hive_table", "db.t@cm", {"name": "t", "v": left})
+        assert incoming_digest(a) == incoming_digest(again), left  # stable for equal input
+    moved = Entity("hive_table", "db.t@cm", {"name": "t"}, {"v": ref})  # a relationship, not an attribute
+    assert incoming_digest(moved) != incoming_digest(Entity("hive_table", "db.t@cm", {"name": "t", "v": ref}))
+
+
+def test_guid_for_is_uuid5_of_type_and_qualified_name():
+    import uuid
+
+    from catalog.model import _GUID_NAMESPACE, guid_for
+
+    names = [("hive_table", "db.t@cm"), ("ml_model_version", "wine/1@mlflow"), ("x", ""),
+             ("hive_table", "données.crème@cm"), ("t", "日本語@cm"), ("t", "\U0001f600")]
+    for type_name, name in names + [("t", f"n{i}") for i in range(256)]:
+        assert guid_for.__wrapped__(type_name, name) == str(uuid.uuid5(_GUID_NAMESPACE, f"{type_name}\x00{name}"))
+
+
 # -- defects: reactivation, first-ingest counts, unresolved deployments, no store on failure ----------
 
 

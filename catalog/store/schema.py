@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Iterator, Sequence
+from itertools import chain
 from typing import Any
 
 from sqlalchemy import (
@@ -428,3 +429,21 @@ def select_in(session: Session, sql: str, fixed: tuple[Any, ...], keys: Sequence
             yield from cursor.fetchall()
     finally:
         cursor.close()
+
+
+def select_in_column(session: Session, sql: str, fixed: tuple[Any, ...], keys: Sequence[Any]) -> set[Any]:
+    """``select_in`` for a one-column ``sql``: the set of its values, gathered at C speed.
+
+    No Python step per row (an unchanged re-ingest of 100k entities reads 100k digests
+    here; the row-by-row set comprehension over ``select_in`` took 0.1 s of it).
+    """
+    marker = _marker(session) or "?"
+    values: set[Any] = set()
+    cursor = session.connection().connection.cursor()
+    try:
+        for chunk in chunks(keys):
+            cursor.execute(sql.format(p=marker, **{"in": ", ".join([marker] * len(chunk))}), (*fixed, *chunk))
+            values.update(chain.from_iterable(cursor.fetchall()))
+    finally:
+        cursor.close()
+    return values
