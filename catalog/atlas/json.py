@@ -286,7 +286,7 @@ def classification_texts(entity: Entity) -> dict[str, tuple[bool, str]]:
 
 
 #: Bumped when what ``incoming_digest`` covers changes (an old digest then never matches).
-_INCOMING_FORM = b"v2"
+_INCOMING_FORM = "v2"
 
 #: What orjson hands to ``_incoming_default`` instead of writing it its own way: dataclasses
 #: (an ``EntityRef`` is one; so is any other a Python source might put in), datetimes and
@@ -312,8 +312,10 @@ def incoming_digest(entity: Entity) -> str:
     The text digested is orjson's (C speed, 1.7x faster than ``repr`` on the bench's
     entities; docs/performance.md): JSON in which a reference is written as
     ``@[type, qualifiedName]``, which no plain value can write. Where JSON would write two
-    different values alike, the entity is digested by its ``repr`` instead, under another
-    prefix: a ``null`` in the text (None and NaN both write it), or a value orjson does not
+    different values alike, the entity is digested by its ``repr`` instead (a tuple's, which
+    starts with ``(`` where the JSON starts with ``[``: the two forms never meet): when the
+    text holds ``null`` (None and NaN both write it; so does a string with "null" in it,
+    which only costs the slower form), or a value orjson does not
     write (a datetime, a subclass of a plain type, a big int, a string with surrogates,
     any other object). Values orjson writes as their plain equivalents (a tuple as a list,
     an enum as its value, a UUID as its string) digest like them: they store like them.
@@ -329,14 +331,14 @@ def incoming_digests(entities: Mapping[str, Entity]) -> dict[str, str]:
         classifications = entity.classifications
         tags = [(c.type_name, c.attributes, c.propagate) for c in classifications] if classifications else ()
         try:
-            text = dumps((entity.type_name, entity.qualified_name, entity.status, entity.attributes,
+            text = dumps((form, entity.type_name, entity.qualified_name, entity.status, entity.attributes,
                           entity.relationship_attributes, tags), default=default, option=options)
         except TypeError:  # orjson.JSONEncodeError is one
             text = b"null"
         if b"null" in text:
-            text = b"r" + repr((entity.type_name, entity.qualified_name, entity.status, entity.attributes,
-                                entity.relationship_attributes, classifications)).encode("utf-8", "surrogatepass")
-        digests[key] = sha256(form + text).hexdigest()
+            text = repr((form, entity.type_name, entity.qualified_name, entity.status, entity.attributes,
+                         entity.relationship_attributes, classifications)).encode("utf-8", "surrogatepass")
+        digests[key] = sha256(text).hexdigest()
     return digests
 
 
