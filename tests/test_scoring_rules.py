@@ -464,3 +464,25 @@ def test_the_wine_suite_compiles_without_aggregates(spark: Any) -> None:  # noqa
     flagged = [rule.id for rule, flag in zip(rules.row, _flags(row, rules)) if flag[0]]
     assert "null-input" in flagged and "column_values_to_not_be_null:pH" in flagged
     assert "column_values_to_be_between:pH" not in flagged  # NaN is missing, not out of range
+
+
+def test_the_models_input_replaces_only_values_that_break_a_model(spark: Any) -> None:  # noqa: F811
+    """The struct the UDF reads (``batch._model_input``, one SQL expression): null, NaN and
+    infinities become 0 of the column's own type, null text '' and null flags false; every
+    other value, and the field names (a backtick among them), pass through unchanged."""
+    from pyspark.sql.types import (BooleanType, DoubleType, FloatType, IntegerType, LongType, StringType, StructField,
+                                   StructType)
+
+    from catalog.scoring.batch import _model_input
+
+    schema = StructType([StructField("d`x", DoubleType()), StructField("f", FloatType()), StructField("i", IntegerType()),
+                         StructField("l", LongType()), StructField("s", StringType()), StructField("b", BooleanType())])
+    rows = [(1.5, 2.5, 3, 4, "t", True), (None, None, None, None, None, None),
+            (math.nan, math.nan, -1, -2, "", False), (math.inf, -math.inf, 0, 0, "u", None), (-math.inf, math.inf, 7, 8, None, True)]
+    frame = spark.createDataFrame(rows, schema)
+    types = {f.name: f.dataType for f in schema.fields}
+    out = frame.select(_model_input(list(types), types).alias("m"))
+    assert [(f.name, f.dataType) for f in out.schema["m"].dataType.fields] == [(f.name, f.dataType) for f in schema.fields]
+    assert [tuple(r.m) for r in out.collect()] == [
+        (1.5, 2.5, 3, 4, "t", True), (0.0, 0.0, 0, 0, "", False), (0.0, 0.0, -1, -2, "", False),
+        (0.0, 0.0, 0, 0, "u", False), (0.0, 0.0, 7, 8, "", True)]
