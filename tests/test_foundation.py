@@ -110,8 +110,9 @@ class _Text(str):
 def test_incoming_digest_never_confuses_values_json_writes_alike():
     """The digest is orjson's text where that is unambiguous, the repr where JSON would merge two values.
 
-    Each pair stores differently (or one of them is refused by validation): equal digests
-    would skip the second emission as unchanged.
+    Each pair stores differently (or one of them is refused by validation), but for the str
+    subclass, which stores alike and is told apart because orjson hands subclasses to the
+    repr form: equal digests would skip the second emission as unchanged.
     """
     ref = EntityRef("hive_table", "db.t@cm")
     pairs = [
@@ -136,6 +137,24 @@ def test_incoming_digest_never_confuses_values_json_writes_alike():
         assert incoming_digest(a) == incoming_digest(again), left  # stable for equal input
     moved = Entity("hive_table", "db.t@cm", {"name": "t"}, {"v": ref})  # a relationship, not an attribute
     assert incoming_digest(moved) != incoming_digest(Entity("hive_table", "db.t@cm", {"name": "t", "v": ref}))
+
+
+def test_incoming_digest_limit_values_orjson_writes_as_plain_ones_digest_alike():
+    """The documented limit (``incoming_digest``): an Enum member, a UUID and a Fragment are
+    written by orjson as their plain values. Pinned so that a change to it is deliberate."""
+    import enum
+    import uuid
+
+    import orjson
+
+    class Colour(enum.Enum):
+        RED = "red"
+
+    key = uuid.UUID("12345678-1234-5678-1234-567812345678")
+    for odd, plain in [(Colour.RED, "red"), (key, str(key)), ([key], [str(key)]),
+                       (orjson.Fragment(b'"x"'), "x")]:
+        assert incoming_digest(Entity("hive_table", "db.t@cm", {"v": odd})) == \
+            incoming_digest(Entity("hive_table", "db.t@cm", {"v": plain})), odd
 
 
 def test_guid_for_is_uuid5_of_type_and_qualified_name():

@@ -307,7 +307,7 @@ def incoming_digest(entity: Entity) -> str:
     Stored with the entity for the source that wrote it: an entity whose source sends
     the same digest again is skipped with no further work. The same values in the same
     order give the same digest; anything else (another order, a set) gives another
-    digest, which costs a full comparison, never a wrong skip.
+    digest, which costs a full comparison, never a wrong skip (but see the limit below).
 
     The text digested is orjson's (C speed, 1.7x faster than ``repr`` on the bench's
     entities; docs/performance.md): JSON in which a reference is written as
@@ -317,8 +317,13 @@ def incoming_digest(entity: Entity) -> str:
     text holds ``null`` (None and NaN both write it; so does a string with "null" in it,
     which only costs the slower form), or a value orjson does not
     write (a datetime, a subclass of a plain type, a big int, a string with surrogates,
-    any other object). Values orjson writes as their plain equivalents (a tuple as a list,
-    an enum as its value, a UUID as its string) digest like them: they store like them.
+    any other object). Values orjson writes as a plain value digest like that value: a
+    tuple like a list (validation and the store treat them alike), and, a known limit, an
+    ``Enum`` member like its value, a ``uuid.UUID`` like its string, an ``orjson.Fragment``
+    like its text. None of the catalog's sources (YAML, JSON bodies, MLflow) can produce
+    those; a Python caller that sends one where it sent the plain value before gets a skip
+    (the stored row, from the plain value, stays as it was) instead of validation's
+    refusal. Finding them would take a Python step per value, what this form avoids.
     """
     return incoming_digests({"": entity})[""]
 
