@@ -413,6 +413,19 @@ def _marker(session: Session) -> str | None:
     return _MARKERS.get(dialect.paramstyle) if dialect.name in ("sqlite", "postgresql") else None
 
 
+def _select_chunks(session: Session, sql: str, fixed: tuple[Any, ...], keys: Sequence[Any]) -> Iterator[list[tuple]]:
+    """The rows of ``sql`` for each chunk of ``keys``, a list per chunk (on the DBAPI cursor)."""
+    marker = _marker(session) or "?"
+    cursor = session.connection().connection.cursor()
+    try:
+        for chunk in chunks(keys):
+            text = sql.format(p=marker, **{"in": ", ".join([marker] * len(chunk))})
+            cursor.execute(text, (*fixed, *chunk))
+            yield cursor.fetchall()
+    finally:
+        cursor.close()
+
+
 def select_in(session: Session, sql: str, fixed: tuple[Any, ...], keys: Sequence[Any]) -> Iterator[tuple]:
     """Rows of ``sql`` (one ``{in}`` placeholder, ``{p}`` for each fixed parameter) for ``keys`` in chunks.
 
@@ -420,15 +433,8 @@ def select_in(session: Session, sql: str, fixed: tuple[Any, ...], keys: Sequence
     SQLAlchemy's row processing would cost more than the query. ``sql`` is ours; all
     values travel as bound parameters.
     """
-    marker = _marker(session) or "?"
-    cursor = session.connection().connection.cursor()
-    try:
-        for chunk in chunks(keys):
-            text = sql.format(p=marker, **{"in": ", ".join([marker] * len(chunk))})
-            cursor.execute(text, (*fixed, *chunk))
-            yield from cursor.fetchall()
-    finally:
-        cursor.close()
+    for rows in _select_chunks(session, sql, fixed, keys):
+        yield from rows
 
 
 def select_in_column(session: Session, sql: str, fixed: tuple[Any, ...], keys: Sequence[Any]) -> set[Any]:
@@ -437,13 +443,7 @@ def select_in_column(session: Session, sql: str, fixed: tuple[Any, ...], keys: S
     No Python step per row (an unchanged re-ingest of 100k entities reads 100k digests
     here; the row-by-row set comprehension over ``select_in`` took 0.1 s of it).
     """
-    marker = _marker(session) or "?"
     values: set[Any] = set()
-    cursor = session.connection().connection.cursor()
-    try:
-        for chunk in chunks(keys):
-            cursor.execute(sql.format(p=marker, **{"in": ", ".join([marker] * len(chunk))}), (*fixed, *chunk))
-            values.update(chain.from_iterable(cursor.fetchall()))
-    finally:
-        cursor.close()
+    for rows in _select_chunks(session, sql, fixed, keys):
+        values.update(chain.from_iterable(rows))
     return values
