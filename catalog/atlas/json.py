@@ -333,16 +333,16 @@ def incoming_digests(entities: Mapping[str, Entity]) -> dict[str, str]:
     dumps, sha256, default, options, form = orjson.dumps, hashlib.sha256, _incoming_default, _INCOMING_OPTIONS, _INCOMING_FORM
     digests = {}
     for key, entity in entities.items():
+        head = (form, entity.type_name, entity.qualified_name, entity.status, entity.attributes,
+                entity.relationship_attributes)
         classifications = entity.classifications
         tags = [(c.type_name, c.attributes, c.propagate) for c in classifications] if classifications else ()
         try:
-            text = dumps((form, entity.type_name, entity.qualified_name, entity.status, entity.attributes,
-                          entity.relationship_attributes, tags), default=default, option=options)
+            text = dumps((*head, tags), default=default, option=options)
         except TypeError:  # orjson.JSONEncodeError is one
             text = b"null"
         if b"null" in text:
-            text = repr((form, entity.type_name, entity.qualified_name, entity.status, entity.attributes,
-                         entity.relationship_attributes, classifications)).encode("utf-8", "surrogatepass")
+            text = repr((*head, classifications)).encode("utf-8", "surrogatepass")
         digests[key] = sha256(text).hexdigest()
     return digests
 

@@ -110,11 +110,6 @@ def _bits(rules: Sequence[Any], wanted: Callable[[Any], bool]) -> list[int]:
     return out
 
 
-def _quoted(name: str) -> str:
-    """A column name as Spark SQL reads it: in backticks, a backtick doubled."""
-    return "`" + name.replace("`", "``") + "`"
-
-
 def _sanitised(name: str, data_type: Any) -> str:
     """The column as the model sees it, as SQL: a null, NaN or infinity replaced by a harmless value.
 
@@ -127,7 +122,9 @@ def _sanitised(name: str, data_type: Any) -> str:
     """
     from pyspark.sql.types import BooleanType, DoubleType, FloatType, NumericType, StringType
 
-    column = _quoted(name)
+    from catalog.scoring.rules import quoted
+
+    column = quoted(name)
     if isinstance(data_type, (DoubleType, FloatType)):
         sql_type = data_type.simpleString().upper()
         return (f"CASE WHEN {column} IS NULL OR isnan({column}) OR abs({column}) = CAST('Infinity' AS {sql_type}) "
@@ -145,7 +142,9 @@ def _model_input(columns: Sequence[str], types: Mapping[str, Any]) -> Any:
     """The struct the UDF reads, its fields named as the signature's inputs: one ``F.expr``."""
     from pyspark.sql import functions as F
 
-    return F.expr("struct(" + ", ".join(f"{_sanitised(c, types[c])} AS {_quoted(c)}" for c in columns) + ")")
+    from catalog.scoring.rules import quoted
+
+    return F.expr("struct(" + ", ".join(f"{_sanitised(c, types[c])} AS {quoted(c)}" for c in columns) + ")")
 
 
 def _balanced(items: Sequence[Any], combine: Callable[[Any, Any], Any]) -> Any:

@@ -67,7 +67,7 @@ if TYPE_CHECKING:
     from pyspark.sql.types import DataType, StructType
 
 __all__ = ["ACTIONS", "CORRUPT_COLUMN", "AggregateRule", "CompiledRules", "RowRule", "RuleError", "SchemaRule",
-           "aggregate_suite", "check_schema", "compile_suite"]
+           "aggregate_suite", "check_schema", "compile_suite", "quoted"]
 
 ACTIONS = ("warn", "quarantine", "fail")
 DEFAULT_ACTION = "quarantine"
@@ -280,10 +280,15 @@ def _unique(base: str, ids: dict[str, int]) -> str:
 # ---- row flags -----------------------------------------------------------------------------
 
 
+def quoted(name: str) -> str:
+    """A column name as Spark SQL reads it: in backticks, a backtick doubled."""
+    return "`" + name.replace("`", "``") + "`"
+
+
 def _col(name: str) -> Column:
     from pyspark.sql import functions as F
 
-    return F.col("`" + name.replace("`", "``") + "`")
+    return F.col(quoted(name))
 
 
 def _kind(dtype: DataType) -> str:
