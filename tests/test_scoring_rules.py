@@ -486,3 +486,16 @@ def test_the_models_input_replaces_only_values_that_break_a_model(spark: Any) ->
     assert [tuple(r.m) for r in out.collect()] == [
         (1.5, 2.5, 3, 4, "t", True), (0.0, 0.0, 0, 0, "", False), (0.0, 0.0, -1, -2, "", False),
         (0.0, 0.0, 0, 0, "u", False), (0.0, 0.0, 7, 8, "", True)]
+
+
+def test_observed_counts_are_read_from_the_query_that_ran_without_waiting_for_the_listener(spark):  # noqa: F811
+    from pyspark.sql import Observation
+    from pyspark.sql import functions as F
+
+    from catalog.scoring import batch
+
+    frame = spark.range(10).observe(Observation("counts-of-ten"), F.count(F.lit(1)).alias("rows_in"),
+                                    F.sum((F.col("id") > 6).cast("long")).alias("rows_diverted"))
+    assert batch.collect_arrow(frame).num_rows == 10
+    # no Observation to fall back on: the figures can only come from the query's own execution
+    assert batch._observed(frame, None, "counts-of-ten") == {"rows_in": 10, "rows_diverted": 3}

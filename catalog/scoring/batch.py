@@ -45,6 +45,7 @@ PREDICTION = "prediction"
 ADDED_COLUMNS = (PREDICTION, "prediction_id", "warned_rules", "failed_rules", "raw_line", "source_file", "batch_id",
                  "model_version", "run_id")
 _FILE = "_source_file"
+_OBSERVED = ("rows_in", "rows_diverted")  # the observed metrics, in their order
 
 
 class BatchFailed(ScoringError):
@@ -184,19 +185,39 @@ def _expressions(ctx: BatchContext, types: Mapping[str, Any]) -> tuple[list[Any]
     # Two metrics only: CollectMetrics evaluates its aggregates row by row, outside whole-stage
     # code generation (27 of them cost more than the rules); each rule's count comes from the
     # collected bitmasks instead, and the two observed figures check them.
-    counts = [F.count(F.lit(1)).alias("rows_in"), F.sum(diverted.cast("long")).alias("rows_diverted")]
+    counts = [F.count(F.lit(1)).alias(_OBSERVED[0]), F.sum(diverted.cast("long")).alias(_OBSERVED[1])]
     ctx.expressions[key] = (masks, scored, counts)
     return masks, scored, counts
 
 
-def _plan(df: DataFrame, ctx: BatchContext, batch_id: int) -> tuple[DataFrame, Any]:
+def _plan(df: DataFrame, ctx: BatchContext, batch_id: int) -> tuple[DataFrame, Any, str]:
     """One projection: the rules' failures as bitmask columns, the prediction, the file of a
     diverted row; ``observe()`` counts the rows in and the rows diverted."""
     from pyspark.sql import Observation
 
     masks, scored, counts = _expressions(ctx, {f.name: f.dataType for f in df.schema.fields})
-    observation = Observation(f"batch-{ctx.app_id}-{batch_id}-{time.monotonic_ns()}")
-    return df.select("*", *masks).select(*scored).observe(observation, *counts), observation
+    name = f"batch-{ctx.app_id}-{batch_id}-{time.monotonic_ns()}"
+    observation = Observation(name)
+    return df.select("*", *masks).select(*scored).observe(observation, *counts), observation, name
+
+
+def _observed(plan: DataFrame, observation: Any, name: str) -> dict[str, Any]:
+    """The observed counts of the query that just ran, read from its own execution.
+
+    ``Observation.get`` waits for Spark's listener bus to deliver them, 40-50 ms of every
+    micro-batch; the query's ``observedMetrics`` (the same ``CollectMetrics`` values) are
+    there as soon as the action returns. ``Observation.get`` is the fallback.
+    """
+    from py4j.protocol import Py4JError
+
+    try:
+        metrics = plan._jdf.queryExecution().observedMetrics()
+        if metrics.contains(name):
+            row = metrics.apply(name)
+            return {name: row.get(i) for i, name in enumerate(_OBSERVED)}
+    except Py4JError:
+        pass
+    return observation.get
 
 
 def _stop_conditions(ctx: BatchContext, result: BatchResult) -> list[str]:
@@ -245,24 +266,51 @@ def _flags(masks: Sequence[Any], index: int) -> Any:
     return (masks[index // _BITS] >> (index % _BITS)) & 1 == 1
 
 
-def _rule_counts(rules: Sequence[Any], table: pa.Table) -> dict[str, int]:
-    """Rows failing each rule, from the collected bitmask columns."""
-    if table.num_rows == 0:
+def _masks(rules: Sequence[Any], table: pa.Table) -> list[Any]:
+    """The collected bitmask columns as numpy arrays (no copy)."""
+    return [table.column(_mask_name(k)).to_numpy() for k in range(-(-len(rules) // _BITS) or 1)]
+
+
+def _hit(masks: Sequence[Any], bits: Sequence[int]) -> Any:
+    """Per row, whether it failed any rule of ``bits`` (one bit pattern per mask column)."""
+    import numpy as np
+
+    hit = np.zeros(len(masks[0]) if masks else 0, dtype=bool)
+    for mask, pattern in zip(masks, bits):
+        if pattern:
+            hit |= (mask & pattern) != 0
+    return hit
+
+
+def _rule_counts(rules: Sequence[Any], masks: Sequence[Any]) -> dict[str, int]:
+    """Rows failing each rule, from the bitmask columns: per rule, a pass over the failing rows only."""
+    import numpy as np
+
+    if not masks or len(masks[0]) == 0:
         return {r.id: 0 for r in rules}
-    masks = [table.column(_mask_name(k)).to_numpy() for k in range(-(-len(rules) // _BITS) or 1)]
-    return {rule.id: int(_flags(masks, i).sum()) for i, rule in enumerate(rules)}
+    failing = np.flatnonzero(_hit(masks, [-1] * len(masks)))
+    some = [mask[failing] for mask in masks]
+    return {rule.id: int(_flags(some, i).sum()) for i, rule in enumerate(rules)}
 
 
 def _rule_lists(masks: Sequence[Any], ids: list[str], which: list[int], rows: int) -> pa.Array:
-    """Per row, the ids of the rules (of ``which``) it failed: a list<string> column, vectorised."""
+    """Per row, the ids of the rules (of ``which``) it failed: a list<string> column, vectorised
+    over the rows that failed one of them (most rows fail none)."""
     import numpy as np
     import pyarrow as pa
 
+    offsets = np.zeros(rows + 1, dtype=np.int32)
     if not which or rows == 0:
-        return pa.ListArray.from_arrays(pa.array(np.zeros(rows + 1, dtype=np.int32)), pa.array([], type=pa.string()))
-    matrix = np.column_stack([_flags(masks, i) for i in which])
+        return pa.ListArray.from_arrays(pa.array(offsets), pa.array([], type=pa.string()))
+    bits = [0] * len(masks)
+    for i in which:
+        bits[i // _BITS] |= 1 << (i % _BITS)
+    failing = np.flatnonzero(_hit(masks, bits))
+    some = [mask[failing] for mask in masks]
+    matrix = np.column_stack([_flags(some, i) for i in which])
     _, cols = np.nonzero(matrix)  # row-major: each row's failed rules, in rule order
-    offsets = np.concatenate([[0], np.cumsum(matrix.sum(axis=1))]).astype(np.int32)
+    np.add.at(offsets, failing + 1, matrix.sum(axis=1).astype(np.int32))
+    np.cumsum(offsets, out=offsets)
     values = pa.array(np.array([ids[i] for i in which], dtype=object)[cols] if len(cols) else [], type=pa.string())
     return pa.ListArray.from_arrays(pa.array(offsets), values)
 
@@ -290,20 +338,14 @@ def input_columns(table_names: Sequence[str]) -> list[str]:
             if c not in (_FILE, CORRUPT_COLUMN, PREDICTION) and not c.startswith("_failed_")]
 
 
-def _tables(ctx: BatchContext, table: pa.Table, batch_id: int) -> tuple[pa.Table, pa.Table]:
+def _tables(ctx: BatchContext, table: pa.Table, masks: Sequence[Any], batch_id: int) -> tuple[pa.Table, pa.Table]:
     """(predictions, quarantine) of the collected batch; each built from its own rows only."""
     import numpy as np
     import pyarrow as pa
 
     rules = ctx.rules.row
     ids = [r.id for r in rules]
-    count = -(-len(rules) // _BITS) or 1
-    masks = [table.column(_mask_name(k)).to_numpy() for k in range(count)]
-    quarantine = _bits(rules, lambda r: r.action == "quarantine")
-    diverted = np.zeros(table.num_rows, dtype=bool)
-    for k, bits in enumerate(quarantine):
-        if bits:
-            diverted |= (masks[k] & bits) != 0
+    diverted = _hit(masks, _bits(rules, lambda r: r.action == "quarantine"))
     names = input_columns(table.column_names)
     keep_at, divert_at = np.flatnonzero(~diverted), np.flatnonzero(diverted)
     warn_rules = [i for i, r in enumerate(rules) if r.action != "quarantine"]
@@ -311,8 +353,8 @@ def _tables(ctx: BatchContext, table: pa.Table, batch_id: int) -> tuple[pa.Table
     if len(divert_at):
         good = good.filter(pa.array(~diverted))
     good = good.append_column("prediction_id", _ids(ctx, batch_id, keep_at))
-    good = good.append_column("warned_rules", _rule_lists([m[keep_at] for m in masks] if len(divert_at) else masks,
-                                                          ids, warn_rules, len(keep_at)))
+    kept_masks = [m[keep_at] for m in masks] if warn_rules and len(divert_at) else masks
+    good = good.append_column("warned_rules", _rule_lists(kept_masks, ids, warn_rules, len(keep_at)))
     bad = table.select(names).take(pa.array(divert_at))
     bad = bad.append_column("prediction_id", _ids(ctx, batch_id, divert_at))
     bad = bad.append_column("failed_rules", _rule_lists([m[divert_at] for m in masks], ids,
@@ -394,13 +436,14 @@ def score_batch(df: DataFrame, batch_id: int, ctx: BatchContext) -> BatchResult:
     ctx.gate.check(df.schema)
     ctx = _with_schema_failures(ctx, check_schema(ctx.rules, df.schema), result)
     result.timings_ms["gate"] = ctx.gate.last_ms
-    plan, observation = _plan(df, ctx, batch_id)
+    plan, observation, name = _plan(df, ctx, batch_id)
     table = collect_arrow(plan)
     result.timings_ms["spark"] = (time.perf_counter() - started) * 1000 - result.timings_ms["gate"]
-    metrics = observation.get if table.num_rows else {}
+    metrics = _observed(plan, observation, name) if table.num_rows else {}
     result.rows_in = int(metrics.get("rows_in") or 0)
     kept = result.rows_in - int(metrics.get("rows_diverted") or 0)
-    result.by_rule = _rule_counts(ctx.rules.row, table)
+    masks = _masks(ctx.rules.row, table)
+    result.by_rule = _rule_counts(ctx.rules.row, masks)
     if result.rows_in != table.num_rows:
         raise ScoringError(f"batch {batch_id}: Spark observed {result.rows_in} rows but returned {table.num_rows}; "
                            "nothing was written")
@@ -409,7 +452,7 @@ def score_batch(df: DataFrame, batch_id: int, ctx: BatchContext) -> BatchResult:
     if stops:
         result.status = "failed"
         raise BatchFailed(f"batch {batch_id} stopped before anything was written:\n  " + "\n  ".join(stops), result)
-    good, bad = _tables(ctx, table, batch_id)
+    good, bad = _tables(ctx, table, masks, batch_id)
     result.rows_scored, result.rows_quarantined = good.num_rows, bad.num_rows
     result.rows_warned = _count_nonempty(good.column("warned_rules"))
     if result.rows_scored != kept or result.rows_scored + result.rows_quarantined != result.rows_in:
