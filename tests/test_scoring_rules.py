@@ -499,3 +499,40 @@ def test_observed_counts_are_read_from_the_query_that_ran_without_waiting_for_th
     assert batch.collect_arrow(frame).num_rows == 10
     # no Observation to fall back on: the figures can only come from the query's own execution
     assert batch._observed(frame, None, "counts-of-ten") == {"rows_in": 10, "rows_diverted": 3}
+
+
+TRICKY_TEXT = ["it's", "back\\slash", "a') OR true --", "plain", "rosé \\' mixed", "tab\tand\nnewline", None]
+
+
+@pytest.mark.parametrize("sql_escapes", ["false", "true"])
+def test_text_in_rules_is_taken_literally_whatever_the_parser_does_with_escapes(spark, sql_escapes):  # noqa: F811
+    """Rules are SQL text: quotes, backslashes and SQL in a suite's values stay values, with
+    Spark's string-literal escapes processed or not (``spark.sql.parser.escapedStringLiterals``)."""
+    import re
+
+    frame = spark.createDataFrame([(t,) for t in TRICKY_TEXT], _schema(("name", "string")))
+    wanted = ["it's", "back\\slash", "rosé \\' mixed"]
+    patterns = ["\\\\", "'", "^a'\\)", "\\t"]
+    expectations = [_exp("expect_column_values_to_be_in_set", column="name", value_set=wanted),
+                    *(_exp("expect_column_values_to_match_regex", column="name", regex=p) for p in patterns),
+                    _exp("expect_column_values_to_not_be_in_set", column="name", value_set=["a') OR true --"])]
+    before = spark.conf.get("spark.sql.parser.escapedStringLiterals")
+    spark.conf.set("spark.sql.parser.escapedStringLiterals", sql_escapes)
+    try:
+        flags = _suite_flags(frame, *expectations)
+    finally:
+        spark.conf.set("spark.sql.parser.escapedStringLiterals", before)
+    present = [t is not None for t in TRICKY_TEXT]
+    assert flags[0] == [p and t not in wanted for t, p in zip(TRICKY_TEXT, present)]
+    for pattern, row in zip(patterns, flags[1:5]):
+        assert row == [p and re.search(pattern, t) is None for t, p in zip(TRICKY_TEXT, present)], pattern
+    assert flags[5] == [t == "a') OR true --" for t in TRICKY_TEXT]
+
+
+def test_numbers_in_rules_keep_their_value_and_type() -> None:
+    from catalog.scoring.rules import _literal
+
+    assert [_literal(v) for v in (True, 0, -7, 2**40, 4.6, -4.6, 1e-05, 1e16)] == [
+        "true", "0", "-7", "1099511627776", "(4.6D)", "(-4.6D)", "(1e-05D)", "(1e+16D)"]
+    assert [_literal(v) for v in (math.inf, -math.inf, math.nan)] == [
+        "CAST('Infinity' AS DOUBLE)", "CAST('-Infinity' AS DOUBLE)", "CAST('NaN' AS DOUBLE)"]

@@ -148,44 +148,43 @@ def _model_input(columns: Sequence[str], types: Mapping[str, Any]) -> Any:
     return F.expr("struct(" + ", ".join(f"{_sanitised(c, types[c])} AS {quoted(c)}" for c in columns) + ")")
 
 
-def _balanced(items: Sequence[Any], combine: Callable[[Any, Any], Any]) -> Any:
-    """``combine`` over ``items`` as a balanced tree: Spark's analyser is slow on deep expressions."""
+def _balanced(items: Sequence[str], operator: str) -> str:
+    """``items`` joined by ``operator`` as a balanced tree: Spark's analyser is slow on deep expressions."""
     if len(items) == 1:
         return items[0]
     middle = len(items) // 2
-    return combine(_balanced(items[:middle], combine), _balanced(items[middle:], combine))
+    return f"({_balanced(items[:middle], operator)} {operator} {_balanced(items[middle:], operator)})"
 
 
 def _expressions(ctx: BatchContext, types: Mapping[str, Any]) -> tuple[list[Any], list[Any], list[Any]]:
     """(mask columns, columns of the scored projection, observed metrics), built once per run and schema.
 
-    Each ``pyspark.sql.functions`` call is a round trip to the JVM; a plan of 25 rules over
-    11 columns is about 2,000 of them, most of a small micro-batch's time if rebuilt for
-    every batch. Column expressions are unresolved names, so one set serves every batch.
+    Each ``pyspark.sql.functions`` call is a round trip to the JVM. The rules are SQL text
+    (``rules.RowRule.failed``), so each bitmask column, the diverted test and each metric is
+    one ``F.expr``: about ten calls for the whole plan. Column expressions are unresolved
+    names, so one set serves every batch.
     """
     key = tuple((name, str(t)) for name, t in types.items())
     found = ctx.expressions.get(key)
     if found is not None:
         return found
-    from functools import reduce
-
     from pyspark.sql import functions as F
 
     rules = ctx.rules.row
     masks = []
     for k in range(max(1, -(-len(rules) // _BITS))):
-        # (a plain value to when/otherwise travels with the call: one JVM round trip, not two)
-        terms = [F.when(rule.failed, 1 << (i % _BITS)).otherwise(0) for i, rule in enumerate(rules) if i // _BITS == k]
-        masks.append(_balanced(terms, lambda a, b: a.bitwiseOR(b)).cast("long").alias(_mask_name(k)))
+        terms = [f"(CASE WHEN {rule.failed} THEN {1 << (i % _BITS)} ELSE 0 END)"
+                 for i, rule in enumerate(rules) if i // _BITS == k]
+        masks.append(F.expr(f"CAST({_balanced(terms, '|')} AS BIGINT)").alias(_mask_name(k)))
     quarantine = _bits(rules, lambda r: r.action == "quarantine")
-    diverted = reduce(lambda a, b: a | b, [F.col(_mask_name(k)).bitwiseAND(F.lit(bits)) != 0
-                                          for k, bits in enumerate(quarantine) if bits], F.lit(False))
-    scored = [F.col("*"), F.when(diverted, F.input_file_name()).alias(_FILE),
+    tests = [f"(`{_mask_name(k)}` & {bits}) != 0" for k, bits in enumerate(quarantine) if bits]
+    diverted = _balanced(tests, "OR") if tests else "false"
+    scored = [F.col("*"), F.expr(f"CASE WHEN {diverted} THEN input_file_name() END").alias(_FILE),
               ctx.udf(_model_input(ctx.inputs, types)).alias(PREDICTION)]
     # Two metrics only: CollectMetrics evaluates its aggregates row by row, outside whole-stage
     # code generation (27 of them cost more than the rules); each rule's count comes from the
     # collected bitmasks instead, and the two observed figures check them.
-    counts = [F.count(F.lit(1)).alias(_OBSERVED[0]), F.sum(diverted.cast("long")).alias(_OBSERVED[1])]
+    counts = [F.expr("count(1)").alias(_OBSERVED[0]), F.expr(f"sum(CAST({diverted} AS BIGINT))").alias(_OBSERVED[1])]
     ctx.expressions[key] = (masks, scored, counts)
     return masks, scored, counts
 
@@ -409,8 +408,6 @@ def _count_nonempty(lists: Any) -> int:
 def _with_schema_failures(ctx: BatchContext, failures: list[Any], result: BatchResult) -> BatchContext:
     """A schema rule that fails holds for every row: ``fail`` stops the batch; ``quarantine`` and
     ``warn`` become row rules that every row of this batch fails (so the counts say so)."""
-    from pyspark.sql import functions as F
-
     from catalog.scoring.rules import RowRule
 
     extra = []
@@ -421,7 +418,7 @@ def _with_schema_failures(ctx: BatchContext, failures: list[Any], result: BatchR
             raise BatchFailed(f"batch {result.batch_id}: rule {rule.id}: {reason} (action fail); nothing was "
                               "written", result)
         extra.append(RowRule(id=rule.id, expectation=rule.expectation, column=rule.column, action=rule.action,
-                             max_rows=None, max_percent=None, kwargs=rule.kwargs, failed=F.lit(True)))
+                             max_rows=None, max_percent=None, kwargs=rule.kwargs, failed="true"))
     if not extra:
         return ctx
     return replace(ctx, rules=replace(ctx.rules, row=(*ctx.rules.row, *extra)))
