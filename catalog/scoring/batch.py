@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -455,13 +456,19 @@ def score_batch(df: DataFrame, batch_id: int, ctx: BatchContext) -> BatchResult:
     if result.rows_scored != kept or result.rows_scored + result.rows_quarantined != result.rows_in:
         raise ScoringError(f"batch {batch_id}: counts do not add up (in {result.rows_in}, scored "
                            f"{result.rows_scored}, quarantined {result.rows_quarantined}); nothing was written")
-    if ctx.drift is not None and good.num_rows:
-        sample = _drift_sample(good, [c for c in ctx.inputs if c in good.column_names])
-        ctx.drift.add({c: sample.column(c) for c in ctx.inputs if c in sample.column_names}, sample.column(PREDICTION))
     result.timings_ms["checks"] = (time.perf_counter() - started) * 1000 - sum(result.timings_ms.values())
     written_at = time.perf_counter()
-    result.written["predictions"] = ctx.predictions.append(good, ctx.app_id, batch_id) if good.num_rows else False
-    result.written["quarantine"] = ctx.quarantine.append(bad, ctx.app_id, batch_id) if bad.num_rows else False
+    result.written = {"predictions": False, "quarantine": False}
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="catalog-append") as pool:
+        # delta-rs releases the GIL while it encodes and writes: the predictions append runs
+        # beside the quarantine append and the drift counts (each append is idempotent on its own)
+        predictions = pool.submit(ctx.predictions.append, good, ctx.app_id, batch_id) if good.num_rows else None
+        result.written["quarantine"] = ctx.quarantine.append(bad, ctx.app_id, batch_id) if bad.num_rows else False
+        if ctx.drift is not None and good.num_rows:
+            sample = _drift_sample(good, [c for c in ctx.inputs if c in good.column_names])
+            ctx.drift.add({c: sample.column(c) for c in ctx.inputs if c in sample.column_names},
+                          sample.column(PREDICTION))
+        result.written["predictions"] = predictions.result() if predictions is not None else False
     result.timings_ms["write"] = (time.perf_counter() - written_at) * 1000
     if result.rows_in == 0:
         result.status = "empty"
