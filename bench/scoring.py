@@ -98,6 +98,7 @@ class _Setup:
         self.gate = SchemaGate(self.loaded.signature_json, "models:/wine-quality/1", skip=[CORRUPT_COLUMN])
         predictions = self.loaded.pyfunc().predict(wine[list(self.loaded.inputs)])
         self.quarantined = 0
+        self.phases: dict[str, list[dict[str, float]]] = {}  # per pipeline, per batch: where the time went
         self.baseline = Baseline.from_frame(wine, self.loaded.inputs, predictions=predictions, settings=DriftSettings())
 
     def context(self, out: Path, app_id: str) -> Any:
@@ -120,9 +121,13 @@ def _bare(setup: _Setup, frame: Any, out: Path) -> int:
 
     from catalog.scoring.batch import collect_arrow
 
+    started = time.perf_counter()
     cols = [F.col(f"`{c}`") for c in setup.loaded.inputs]
     table = collect_arrow(frame.withColumn("prediction", setup.loaded.udf(F.struct(*cols))))
+    collected = time.perf_counter()
     write_deltalake(str(out), table, mode="append")
+    setup.phases.setdefault("bare", []).append({"spark": (collected - started) * 1000,
+                                                "write": (time.perf_counter() - collected) * 1000})
     return table.num_rows
 
 
@@ -132,6 +137,7 @@ def _governed(setup: _Setup, frame: Any, out: Path, batch_id: int) -> int:
     result = score_batch(frame, batch_id, setup.context(out, f"bench-{batch_id}"))
     assert result.rows_in == result.rows_scored + result.rows_quarantined
     setup.quarantined = result.rows_quarantined
+    setup.phases.setdefault("governed", []).append(dict(result.timings_ms))
     return result.rows_in
 
 
@@ -141,6 +147,8 @@ def _batch(ctx: Context, setup: _Setup, rows: int) -> tuple[list[float], list[fl
     frame = _reader(setup.spark, setup.schema).load(str(path))
     bare, governed = [], []
     for i in range(ROUNDS[ctx.sizes.name] + 1):  # round 0 warms both up
+        if i == 1:
+            setup.phases.clear()
         started = time.perf_counter()
         n = _bare(setup, frame, setup.root / "out-bare")
         took_bare = time.perf_counter() - started
@@ -203,6 +211,8 @@ def run(ctx: Context) -> list[str]:
     with quiet_logs():
         setup = _Setup(ctx)
         bare, governed = _batch(ctx, setup, rows)
+        phases = {name: {key: median([p.get(key, 0.0) for p in runs]) for key in ("gate", "spark", "checks", "write")}
+                  for name, runs in setup.phases.items()}
         gate = _gate(ctx, setup, rows)
         _stream(ctx, setup, governed=False)  # warm-up of the streaming path, then each measured once
         stream_bare = _stream_fresh(ctx, setup, governed=False)
@@ -216,6 +226,9 @@ def run(ctx: Context) -> list[str]:
         ["governed: + gate, row checks, quarantine, drift", len(governed), f"{median(governed):.2f} s",
          f"{min(governed):.2f} s"],
     ])
+    print_table(["batch: where the time went (medians)", "gate", "plan + Spark", "checks", "write (+ drift)"], [
+        [name, *(fmt_ms(phases[name][key] / 1000) for key in ("gate", "spark", "checks", "write"))]
+        for name in ("bare", "governed")])
     print_table(["schema gate on", "calls", "p50", "max"], [
         [f"{size:,} rows", len(times), fmt_ms(median(times)), fmt_ms(max(times))] for size, times in gate.items()])
     overhead = (median(stream_governed) - median(stream_bare)) * 1000
