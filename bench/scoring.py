@@ -32,7 +32,7 @@ from bench.common import Context, fmt_ms, median, print_table, quiet_logs, ratio
 __all__ = ["run"]
 
 ROWS = {"quick": 20_000, "full": 1_000_000, "1m": 1_000_000}
-ROUNDS = {"quick": 1, "full": 3, "1m": 3}
+ROUNDS = {"quick": 1, "full": 5, "1m": 5}
 MICRO_BATCHES = {"quick": 4, "full": 20, "1m": 20}
 FILE_ROWS = 1_000
 GATE_CALLS = {"quick": 5, "full": 30, "1m": 30}

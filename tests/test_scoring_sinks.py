@@ -16,7 +16,7 @@ import pyarrow as pa
 import pytest
 from deltalake import DeltaTable
 
-from catalog.scoring import batch
+from catalog.scoring import split
 from catalog.scoring.deployment import Location
 from catalog.scoring.sinks import open_sink
 
@@ -56,15 +56,74 @@ def test_rule_counts_and_lists_match_a_per_row_loop(rules: int) -> None:
     rows = 500
     failed = [[rng.random() < 0.02 for _ in range(rules)] for _ in range(rows)]
     failed[7] = [True] * rules  # a row failing every rule
-    masks = [np.zeros(rows, dtype=np.int64) for _ in range(-(-rules // batch._BITS))]
+    masks = [np.zeros(rows, dtype=np.int64) for _ in range(-(-rules // split.BITS))]
     for r, row in enumerate(failed):
         for i, bad in enumerate(row):
             if bad:
-                masks[i // batch._BITS][r] |= 1 << (i % batch._BITS)
+                masks[i // split.BITS][r] |= 1 << (i % split.BITS)
     named = [SimpleNamespace(id=f"rule-{i}") for i in range(rules)]
-    counts = batch._rule_counts(named, masks)
+    counts = split.rule_counts(named, masks)
     assert counts == {f"rule-{i}": sum(row[i] for row in failed) for i in range(rules)}
     which = [i for i in range(rules) if i % 3 != 1]
-    lists = batch._rule_lists(masks, [r.id for r in named], which, rows).to_pylist()
+    lists = split.rule_lists(masks, [r.id for r in named], which, rows).to_pylist()
     assert lists == [[f"rule-{i}" for i in which if row[i]] for row in failed]
-    assert batch._rule_lists(masks, [r.id for r in named], [], rows).to_pylist() == [[]] * rows
+    assert split.rule_lists(masks, [r.id for r in named], [], rows).to_pylist() == [[]] * rows
+
+
+def _collected(rows: int, chunk: int, failed: dict[int, list[int]]) -> pa.Table:
+    """A collected batch as the scoring plan returns it: input ``x``, one mask column, the
+    prediction, the corrupt record and the source file, in chunks of ``chunk`` rows."""
+    mask = np.zeros(rows, dtype=np.int64)
+    for row, rules in failed.items():
+        for i in rules:
+            mask[row] |= 1 << i
+    table = pa.table({"x": pa.array([float(i) for i in range(rows)]), "_corrupt_record": pa.nulls(rows, pa.string()),
+                      "_failed_0": pa.array(mask), "prediction": pa.array([i / 10 for i in range(rows)]),
+                      "_source_file": pa.array([f"in/{i}.csv" if i in failed else None for i in range(rows)])})
+    return pa.Table.from_batches(table.to_batches(max_chunksize=chunk))
+
+
+_RULES = [SimpleNamespace(id="not-null", action="quarantine"), SimpleNamespace(id="range", action="warn"),
+          SimpleNamespace(id="set", action="quarantine")]
+_CONSTANTS = {"batch_id": (4, pa.int64()), "model_version": ("m/1", pa.string()), "run_id": ("r", pa.string())}
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 7, 100])
+def test_a_split_streams_the_scored_rows_and_builds_the_quarantine_from_the_diverted_ones(
+        tmp_path: Path, chunk: int) -> None:
+    failed = {0: [0], 2: [1], 3: [1, 2], 5: [0, 1, 2], 9: [1]}  # rows 0, 3, 5 diverted; 2, 9 warned only
+    table = _collected(10, chunk, failed)
+    rows = split.split(table, _RULES, split.masks_of(_RULES, table), "q:4", _CONSTANTS)
+    assert (rows.rows_scored, rows.rows_quarantined, rows.rows_warned) == (7, 3, 2)
+    sink = _sink(tmp_path / "p")
+    assert sink.append(rows.predictions(), "q", 4) is True
+    written = DeltaTable(str(tmp_path / "p")).to_pyarrow_table().sort_by("x")
+    assert written.column_names == ["x", "prediction", "prediction_id", "warned_rules", "batch_id", "model_version",
+                                    "run_id"]
+    assert written.column("x").to_pylist() == [1.0, 2.0, 4.0, 6.0, 7.0, 8.0, 9.0]
+    assert written.column("prediction_id").to_pylist() == [f"q:4:{i}" for i in (1, 2, 4, 6, 7, 8, 9)]
+    assert written.column("warned_rules").to_pylist() == [[], ["range"], [], [], [], [], ["range"]]
+    assert set(written.column("model_version").to_pylist()) == {"m/1"}
+    assert set(written.column("batch_id").to_pylist()) == {4}
+    bad = rows.quarantine()
+    assert bad.column("x").to_pylist() == [0.0, 3.0, 5.0]
+    assert bad.column("prediction_id").to_pylist() == ["q:4:0", "q:4:3", "q:4:5"]
+    assert bad.column("failed_rules").to_pylist() == [["not-null"], ["set"], ["not-null", "set"]]
+    assert bad.column("source_file").to_pylist() == ["in/0.csv", "in/3.csv", "in/5.csv"]
+    assert "prediction" not in bad.column_names
+    sample = rows.drift_sample(["x"], limit=3)
+    assert sample.column("x").to_pylist() == [1.0, 6.0, 9.0]  # every third scored row
+    assert rows.drift_sample(["x"], limit=100).column("x").to_pylist() == [1.0, 2.0, 4.0, 6.0, 7.0, 8.0, 9.0]
+
+
+@pytest.mark.parametrize("fmt", ["delta", "parquet"])
+def test_a_predictions_stream_whose_count_disagrees_with_the_split_commits_nothing(tmp_path: Path, fmt: str) -> None:
+    table = _collected(6, 2, {1: [0]})
+    rows = split.split(table, _RULES, split.masks_of(_RULES, table), "q:0", _CONSTANTS)
+    rows.keep_at = np.arange(6)  # the split says six rows are scored; the stream yields five
+    sink = _sink(tmp_path / "p", fmt)
+    with pytest.raises(Exception, match="the predictions stream yielded 5 rows where 6 were scored"):
+        sink.append(rows.predictions(), "q", 0)
+    assert _sink(tmp_path / "p", fmt).committed("q") == -1
+    if fmt == "parquet":
+        assert [p.name for p in (tmp_path / "p").iterdir()] == []  # not even a partial file

@@ -9,11 +9,11 @@ for every row of a projection: the model never sees a null, a NaN or a malformed
 
 Then, in the driver, on the Arrow table already in memory (no second scan): every stop
 condition is decided (the schema gate came first; then ``fail`` rules, thresholds and the
-aggregate expectations), and only when the batch may be written are the two tables built
-and appended: predictions (input columns, ``prediction``, ``prediction_id``,
-``model_version``, the ids of ``warn`` rules the row failed) and quarantine (input columns,
-the raw line, the ids of the rules it failed). ``rows_in = rows_scored + rows_quarantined``
-is checked against the observed counts before anything is written.
+aggregate expectations), and only when the batch may be written is it split (``split``):
+the quarantine table is built, and the predictions are appended as a stream built chunk by
+chunk while the sink writes them, beside the quarantine append and the drift counts.
+``rows_in = rows_scored + rows_quarantined`` is checked against the observed counts before
+anything is written.
 
 Public API: ``BatchContext``, ``BatchResult``, ``BatchFailed``, ``score_batch``.
 """
@@ -21,13 +21,14 @@ Public API: ``BatchContext``, ``BatchResult``, ``BatchFailed``, ``score_batch``.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from catalog.scoring.deployment import ScoringError
-from catalog.scoring.source import CORRUPT_COLUMN
+from catalog.scoring.split import (BITS, FILE, PREDICTION, input_columns, mask_name, masks_of, rule_bits, rule_counts,
+                                   split)
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -41,11 +42,9 @@ if TYPE_CHECKING:
 __all__ = ["ADDED_COLUMNS", "BatchContext", "BatchFailed", "BatchResult", "collect_arrow", "input_columns",
            "score_batch"]
 
-PREDICTION = "prediction"
 #: Columns the job adds to the predictions and quarantine tables: an input may not be named so.
 ADDED_COLUMNS = (PREDICTION, "prediction_id", "warned_rules", "failed_rules", "raw_line", "source_file", "batch_id",
                  "model_version", "run_id")
-_FILE = "_source_file"
 _OBSERVED = ("rows_in", "rows_diverted")  # the observed metrics, in their order
 
 
@@ -93,23 +92,6 @@ class BatchResult:
                 "rows_quarantined": self.rows_quarantined, "rows_warned": self.rows_warned,
                 "by_rule": dict(self.by_rule), "aggregate": list(self.aggregate), "written": dict(self.written),
                 "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()}, "status": self.status}
-
-
-#: Row rules per bitmask column: bit j of ``_failed_<k>`` is rule 62k+j (a long holds 63 bits).
-_BITS = 62
-
-
-def _mask_name(k: int) -> str:
-    return f"_failed_{k}"
-
-
-def _bits(rules: Sequence[Any], wanted: Callable[[Any], bool]) -> list[int]:
-    """Per mask column, the bits of the rules ``wanted`` picks."""
-    out = [0] * max(1, -(-len(rules) // _BITS))
-    for i, rule in enumerate(rules):
-        if wanted(rule):
-            out[i // _BITS] |= 1 << (i % _BITS)
-    return out
 
 
 def _sanitised(name: str, data_type: Any) -> str:
@@ -173,14 +155,14 @@ def _expressions(ctx: BatchContext, types: Mapping[str, Any]) -> tuple[list[Any]
 
     rules = ctx.rules.row
     masks = []
-    for k in range(max(1, -(-len(rules) // _BITS))):
-        terms = [f"(CASE WHEN {rule.failed} THEN {1 << (i % _BITS)} ELSE 0 END)"
-                 for i, rule in enumerate(rules) if i // _BITS == k]
-        masks.append(F.expr(f"CAST({_balanced(terms, '|')} AS BIGINT)").alias(_mask_name(k)))
-    quarantine = _bits(rules, lambda r: r.action == "quarantine")
-    tests = [f"(`{_mask_name(k)}` & {bits}) != 0" for k, bits in enumerate(quarantine) if bits]
+    for k in range(max(1, -(-len(rules) // BITS))):
+        terms = [f"(CASE WHEN {rule.failed} THEN {1 << (i % BITS)} ELSE 0 END)"
+                 for i, rule in enumerate(rules) if i // BITS == k]
+        masks.append(F.expr(f"CAST({_balanced(terms, '|')} AS BIGINT)").alias(mask_name(k)))
+    quarantine = rule_bits(rules, lambda r: r.action == "quarantine")
+    tests = [f"(`{mask_name(k)}` & {bits}) != 0" for k, bits in enumerate(quarantine) if bits]
     diverted = _balanced(tests, "OR") if tests else "false"
-    scored = [F.col("*"), F.expr(f"CASE WHEN {diverted} THEN input_file_name() END").alias(_FILE),
+    scored = [F.col("*"), F.expr(f"CASE WHEN {diverted} THEN input_file_name() END").alias(FILE),
               ctx.udf(_model_input(ctx.inputs, types)).alias(PREDICTION)]
     # Two metrics only: CollectMetrics evaluates its aggregates row by row, outside whole-stage
     # code generation (27 of them cost more than the rules); each rule's count comes from the
@@ -261,111 +243,6 @@ def _aggregate(ctx: BatchContext, table: pa.Table) -> list[dict[str, Any]]:
     return out
 
 
-def _flags(masks: Sequence[Any], index: int) -> Any:
-    """Rule ``index``'s failures, a numpy bool array, from the bitmask columns."""
-    return (masks[index // _BITS] >> (index % _BITS)) & 1 == 1
-
-
-def _masks(rules: Sequence[Any], table: pa.Table) -> list[Any]:
-    """The collected bitmask columns as numpy arrays (no copy)."""
-    return [table.column(_mask_name(k)).to_numpy() for k in range(-(-len(rules) // _BITS) or 1)]
-
-
-def _hit(masks: Sequence[Any], bits: Sequence[int]) -> Any:
-    """Per row, whether it failed any rule of ``bits`` (one bit pattern per mask column)."""
-    import numpy as np
-
-    hit = np.zeros(len(masks[0]) if masks else 0, dtype=bool)
-    for mask, pattern in zip(masks, bits):
-        if pattern:
-            hit |= (mask & pattern) != 0
-    return hit
-
-
-def _rule_counts(rules: Sequence[Any], masks: Sequence[Any]) -> dict[str, int]:
-    """Rows failing each rule, from the bitmask columns: per rule, a pass over the failing rows only."""
-    import numpy as np
-
-    if not masks or len(masks[0]) == 0:
-        return {r.id: 0 for r in rules}
-    failing = np.flatnonzero(_hit(masks, [-1] * len(masks)))
-    some = [mask[failing] for mask in masks]
-    return {rule.id: int(_flags(some, i).sum()) for i, rule in enumerate(rules)}
-
-
-def _rule_lists(masks: Sequence[Any], ids: list[str], which: list[int], rows: int) -> pa.Array:
-    """Per row, the ids of the rules (of ``which``) it failed: a list<string> column, vectorised
-    over the rows that failed one of them (most rows fail none)."""
-    import numpy as np
-    import pyarrow as pa
-
-    offsets = np.zeros(rows + 1, dtype=np.int32)
-    if not which or rows == 0:
-        return pa.ListArray.from_arrays(pa.array(offsets), pa.array([], type=pa.string()))
-    bits = [0] * len(masks)
-    for i in which:
-        bits[i // _BITS] |= 1 << (i % _BITS)
-    failing = np.flatnonzero(_hit(masks, bits))
-    some = [mask[failing] for mask in masks]
-    matrix = np.column_stack([_flags(some, i) for i in which])
-    _, cols = np.nonzero(matrix)  # row-major: each row's failed rules, in rule order
-    np.add.at(offsets, failing + 1, matrix.sum(axis=1).astype(np.int32))
-    np.cumsum(offsets, out=offsets)
-    values = pa.array(np.array([ids[i] for i in which], dtype=object)[cols] if len(cols) else [], type=pa.string())
-    return pa.ListArray.from_arrays(pa.array(offsets), values)
-
-
-def _ids(ctx: BatchContext, batch_id: int, positions: Any) -> pa.Array:
-    """``<app id>:<batch id>:<row>``: the same for a replayed batch (same files, same order)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    return pc.binary_join_element_wise(f"{ctx.app_id}:{batch_id}", pc.cast(pa.array(positions), pa.string()), ":")
-
-
-def _constants(table: pa.Table, ctx: BatchContext, batch_id: int) -> pa.Table:
-    import pyarrow as pa
-
-    table = table.append_column("batch_id", pa.repeat(pa.scalar(batch_id, pa.int64()), table.num_rows))
-    for key, value in (("model_version", ctx.model_version), ("run_id", ctx.run_id)):
-        table = table.append_column(key, pa.repeat(pa.scalar(value, pa.string()), table.num_rows))
-    return table
-
-
-def input_columns(table_names: Sequence[str]) -> list[str]:
-    """The batch's own columns among the collected ones (not the masks, file, corrupt record, prediction)."""
-    return [c for c in table_names
-            if c not in (_FILE, CORRUPT_COLUMN, PREDICTION) and not c.startswith("_failed_")]
-
-
-def _tables(ctx: BatchContext, table: pa.Table, masks: Sequence[Any], batch_id: int) -> tuple[pa.Table, pa.Table]:
-    """(predictions, quarantine) of the collected batch; each built from its own rows only."""
-    import numpy as np
-    import pyarrow as pa
-
-    rules = ctx.rules.row
-    ids = [r.id for r in rules]
-    diverted = _hit(masks, _bits(rules, lambda r: r.action == "quarantine"))
-    names = input_columns(table.column_names)
-    keep_at, divert_at = np.flatnonzero(~diverted), np.flatnonzero(diverted)
-    warn_rules = [i for i, r in enumerate(rules) if r.action != "quarantine"]
-    good = table.select([*names, PREDICTION])
-    if len(divert_at):
-        good = good.filter(pa.array(~diverted))
-    good = good.append_column("prediction_id", _ids(ctx, batch_id, keep_at))
-    kept_masks = [m[keep_at] for m in masks] if warn_rules and len(divert_at) else masks
-    good = good.append_column("warned_rules", _rule_lists(kept_masks, ids, warn_rules, len(keep_at)))
-    bad = table.select(names).take(pa.array(divert_at))
-    bad = bad.append_column("prediction_id", _ids(ctx, batch_id, divert_at))
-    bad = bad.append_column("failed_rules", _rule_lists([m[divert_at] for m in masks], ids,
-                                                        [i for i, r in enumerate(rules) if r.action == "quarantine"],
-                                                        len(divert_at)))
-    raw = (table.column(CORRUPT_COLUMN).take(pa.array(divert_at)) if CORRUPT_COLUMN in table.column_names
-           else pa.nulls(len(divert_at), pa.string()))
-    bad = bad.append_column("raw_line", raw).append_column("source_file", table.column(_FILE).take(pa.array(divert_at)))
-    return _constants(good, ctx, batch_id), _constants(bad, ctx, batch_id)
-
-
 def collect_arrow(frame: DataFrame) -> pa.Table:
     """``frame.toArrow()``, without the ResourceWarning PySpark 4.0 raises for its own socket.
 
@@ -380,30 +257,17 @@ def collect_arrow(frame: DataFrame) -> pa.Table:
         return frame.toArrow()
 
 
-#: Rows of a batch the drift counts are taken from: every k-th scored row beyond this many.
+#: Rows of a batch the drift counts are taken from: every k-th scored row beyond this many
+#: (the statistics compare proportions; binning a million rows per feature costs more than the rules).
 DRIFT_SAMPLE_ROWS = 100_000
 
 
-def _drift_sample(good: pa.Table, columns: list[str]) -> pa.Table:
-    """The scored rows drift is binned from: all of them, or an evenly spaced sample of
-    ``DRIFT_SAMPLE_ROWS`` (the statistics compare proportions; binning a million rows per
-    feature costs more than the rules)."""
-    import numpy as np
+def _constants(ctx: BatchContext, batch_id: int) -> dict[str, Any]:
+    """The columns every output row carries: (value, Arrow type) by name."""
     import pyarrow as pa
 
-    table = good.select([*columns, PREDICTION])
-    if table.num_rows <= DRIFT_SAMPLE_ROWS:
-        return table
-    step = -(-table.num_rows // DRIFT_SAMPLE_ROWS)
-    return table.take(pa.array(np.arange(0, table.num_rows, step)))
-
-
-def _count_nonempty(lists: Any) -> int:
-    import pyarrow.compute as pc
-
-    if len(lists) == 0:
-        return 0
-    return int(pc.sum(pc.greater(pc.list_value_length(lists), 0)).as_py() or 0)
+    return {"batch_id": (batch_id, pa.int64()), "model_version": (ctx.model_version, pa.string()),
+            "run_id": (ctx.run_id, pa.string())}
 
 
 def _with_schema_failures(ctx: BatchContext, failures: list[Any], result: BatchResult) -> BatchContext:
@@ -440,8 +304,8 @@ def score_batch(df: DataFrame, batch_id: int, ctx: BatchContext) -> BatchResult:
     metrics = _observed(plan, observation, name) if table.num_rows else {}
     result.rows_in = int(metrics.get("rows_in") or 0)
     kept = result.rows_in - int(metrics.get("rows_diverted") or 0)
-    masks = _masks(ctx.rules.row, table)
-    result.by_rule = _rule_counts(ctx.rules.row, masks)
+    masks = masks_of(ctx.rules.row, table)
+    result.by_rule = rule_counts(ctx.rules.row, masks)
     if result.rows_in != table.num_rows:
         raise ScoringError(f"batch {batch_id}: Spark observed {result.rows_in} rows but returned {table.num_rows}; "
                            "nothing was written")
@@ -450,22 +314,25 @@ def score_batch(df: DataFrame, batch_id: int, ctx: BatchContext) -> BatchResult:
     if stops:
         result.status = "failed"
         raise BatchFailed(f"batch {batch_id} stopped before anything was written:\n  " + "\n  ".join(stops), result)
-    good, bad = _tables(ctx, table, masks, batch_id)
-    result.rows_scored, result.rows_quarantined = good.num_rows, bad.num_rows
-    result.rows_warned = _count_nonempty(good.column("warned_rules"))
+    rows = split(table, ctx.rules.row, masks, f"{ctx.app_id}:{batch_id}", _constants(ctx, batch_id))
+    result.rows_scored, result.rows_quarantined, result.rows_warned = rows.rows_scored, rows.rows_quarantined, \
+        rows.rows_warned
     if result.rows_scored != kept or result.rows_scored + result.rows_quarantined != result.rows_in:
         raise ScoringError(f"batch {batch_id}: counts do not add up (in {result.rows_in}, scored "
                            f"{result.rows_scored}, quarantined {result.rows_quarantined}); nothing was written")
+    bad = rows.quarantine()
     result.timings_ms["checks"] = (time.perf_counter() - started) * 1000 - sum(result.timings_ms.values())
     written_at = time.perf_counter()
     result.written = {"predictions": False, "quarantine": False}
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="catalog-append") as pool:
-        # delta-rs releases the GIL while it encodes and writes: the predictions append runs
-        # beside the quarantine append and the drift counts (each append is idempotent on its own)
-        predictions = pool.submit(ctx.predictions.append, good, ctx.app_id, batch_id) if good.num_rows else None
+        # delta-rs releases the GIL while it encodes and writes: the predictions, built chunk by
+        # chunk as the writer reads them, are appended beside the quarantine append and the
+        # drift counts (each append is idempotent on its own)
+        predictions = (pool.submit(ctx.predictions.append, rows.predictions(), ctx.app_id, batch_id)
+                       if rows.rows_scored else None)
         result.written["quarantine"] = ctx.quarantine.append(bad, ctx.app_id, batch_id) if bad.num_rows else False
-        if ctx.drift is not None and good.num_rows:
-            sample = _drift_sample(good, [c for c in ctx.inputs if c in good.column_names])
+        if ctx.drift is not None and rows.rows_scored:
+            sample = rows.drift_sample([c for c in ctx.inputs if c in table.column_names], DRIFT_SAMPLE_ROWS)
             ctx.drift.add({c: sample.column(c) for c in ctx.inputs if c in sample.column_names},
                           sample.column(PREDICTION))
         result.written["predictions"] = predictions.result() if predictions is not None else False

@@ -52,8 +52,9 @@ class Sink:
         """The last batch id committed for ``app_id`` (-1 when none)."""
         raise NotImplementedError
 
-    def append(self, table: pa.Table, app_id: str, batch_id: int) -> bool:
-        """Write ``table`` unless this batch is committed; True when it wrote."""
+    def append(self, table: pa.Table | pa.RecordBatchReader, app_id: str, batch_id: int) -> bool:
+        """Write ``table`` (or a stream of record batches) unless this batch is committed; True
+        when it wrote. A stream that fails leaves nothing committed."""
         raise NotImplementedError
 
 
@@ -78,7 +79,7 @@ class DeltaSink(Sink):
         version = None if table is None else table.transaction_version(app_id)
         return -1 if version is None else int(version)
 
-    def append(self, table: pa.Table, app_id: str, batch_id: int) -> bool:
+    def append(self, table: pa.Table | pa.RecordBatchReader, app_id: str, batch_id: int) -> bool:
         from deltalake import CommitProperties, Transaction, write_deltalake
 
         if self.committed(app_id) >= batch_id:
@@ -99,7 +100,8 @@ class ParquetSink(Sink):
         ids = [int(p.stem.rsplit("-", 1)[1]) for p in self.location.path.glob(f"part-{key}-*.parquet")]
         return max(ids, default=-1)
 
-    def append(self, table: pa.Table, app_id: str, batch_id: int) -> bool:
+    def append(self, table: pa.Table | pa.RecordBatchReader, app_id: str, batch_id: int) -> bool:
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
         final = self._file(app_id, batch_id)
@@ -107,7 +109,8 @@ class ParquetSink(Sink):
             return False
         self.location.path.mkdir(parents=True, exist_ok=True)
         partial = final.with_name(f".{final.name}.{os.getpid()}.tmp")
-        pq.write_table(table, partial)
+        rows = table.read_all() if isinstance(table, pa.RecordBatchReader) else table  # a failing stream: no file
+        pq.write_table(rows, partial)
         partial.replace(final)
         return True
 

@@ -33,6 +33,12 @@ _DEFAULTS: Mapping[str, str] = {
     "spark.sql.session.timeZone": "UTC",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
     "spark.sql.streaming.forceDeleteTempCheckpointLocation": "true",
+    # A batch is collected to the driver as Arrow (about 115 MB for a million wines, held
+    # in the JVM as task results, then streamed to Python): with Spark's 1 GB default heap
+    # a task's result was now and then dropped before it was fetched ("TaskResultLost
+    # (result lost from block manager)"), failing the batch. In local mode the driver is
+    # also the executor.
+    "spark.driver.memory": "2g",
 }
 _LOCAL: Mapping[str, str] = {"spark.driver.host": "127.0.0.1", "spark.driver.bindAddress": "127.0.0.1"}
 
