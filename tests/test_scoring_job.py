@@ -417,3 +417,11 @@ def test_a_batch_deployment_scores_a_warehouse_table_into_parquet(project, spark
     assert pq.read_table(root / "out" / "batch_quarantine").to_pylist()[0]["failed_rules"] == ["null-input"]
     files = sorted(p.name for p in (root / "out" / "batch").glob("*.parquet"))
     assert len(files) == 1 and files[0].endswith("-00000000.parquet")  # one file per (run, batch)
+
+
+def test_the_session_the_job_starts_has_a_driver_heap_of_two_gigabytes(spark):  # noqa: F811
+    """A million-row batch is collected to the driver as Arrow; with Spark's 1 GB default heap
+    a task's result was now and then dropped before it was fetched (TaskResultLost)."""
+    heap = spark.sparkContext._jvm.java.lang.Runtime.getRuntime().maxMemory()
+    assert heap > 1.8 * 2**30, f"the driver's heap is {heap / 2**30:.2f} GiB"
+    assert spark.sparkContext.getConf().get("spark.driver.memory") == "2g"
