@@ -116,6 +116,38 @@ def install(mlflow_server: Server, url: str, name: str) -> str:  # noqa: F811
     return result.output
 
 
+@contextmanager
+def down(port: int) -> Iterator[list[str]]:
+    """A catalog that is down, as a proxy in front of it shows it: every delivery to ``port`` gets a 503.
+
+    Yields the events (``entity.action`` of each body) refused so far.
+    """
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    refused: list[str] = []
+
+    class Refuse(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+            refused.append(f"{body.get('entity')}.{body.get('action')}")
+            self.send_response(503)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", port), Refuse)
+    thread = threading.Thread(target=server.serve_forever, name="catalog-down", daemon=True)
+    thread.start()
+    try:
+        yield refused
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+
+
 def until(what: str, check: Callable[[], Any], timeout: float = 60.0) -> Any:
     deadline = time.monotonic() + timeout
     while True:
@@ -167,12 +199,16 @@ def test_a_registered_version_appears_with_its_lineage_and_a_missed_one_is_recon
         assert (created.origin, created.event.version, created.status) == ("hook", "1", queue.DONE)
         assert gate.message == "models:/hook-e2e@champion -> version 1: hook-e2e-batch pass"
 
-    # catalog serve is down: the delivery of version 2 is lost (MLflow does not retry here).
+    # catalog serve is down: the deliveries of version 2 are lost (MLflow does not retry here). MLflow
+    # delivers from a thread pool, so the catalog stays down until both deliveries were answered 503.
     with Catalog(served.settings) as catalog:
         last = max(j.id for j in queue.jobs(catalog))
     served.stop()
-    v2 = m.version(0.6)
-    m.set_alias(v2)
+    with down(served.port) as refused:
+        v2 = m.version(0.6)
+        m.set_alias(v2)
+        until("both deliveries of version 2 refused", lambda: sorted(refused) == [
+            "model_version.created", "model_version_alias.created"])
     with Catalog(served.settings) as catalog:
         assert catalog.search("hook-e2e/2@mlflow", type_name="ml_model_version") == []
     served.start()  # the reconciler runs at start
