@@ -466,26 +466,31 @@ def test_the_wine_suite_compiles_without_aggregates(spark: Any) -> None:  # noqa
     assert "column_values_to_be_between:pH" not in flagged  # NaN is missing, not out of range
 
 
-def test_the_models_input_replaces_only_values_that_break_a_model(spark: Any) -> None:  # noqa: F811
-    """The struct the UDF reads (``batch._model_input``, one SQL expression): null, NaN and
-    infinities become 0 of the column's own type, null text '' and null flags false; every
-    other value, and the field names (a backtick among them), pass through unchanged."""
+def test_the_models_input_is_placeholders_for_a_diverted_row_and_its_own_values_otherwise(spark: Any) -> None:  # noqa: F811
+    """The struct the UDF reads (``batch._model_input``, one SQL expression): a diverted row
+    (a null, NaN or infinity always diverts it: the built-ins above) reads 0 of each column's
+    own type, '' for text and false for flags; every other row reads its own values, and the
+    field names (a backtick among them) are the signature's."""
     from pyspark.sql.types import (BooleanType, DoubleType, FloatType, IntegerType, LongType, StringType, StructField,
                                    StructType)
 
     from catalog.scoring.batch import _model_input
 
     schema = StructType([StructField("d`x", DoubleType()), StructField("f", FloatType()), StructField("i", IntegerType()),
-                         StructField("l", LongType()), StructField("s", StringType()), StructField("b", BooleanType())])
-    rows = [(1.5, 2.5, 3, 4, "t", True), (None, None, None, None, None, None),
-            (math.nan, math.nan, -1, -2, "", False), (math.inf, -math.inf, 0, 0, "u", None), (-math.inf, math.inf, 7, 8, None, True)]
+                         StructField("l", LongType()), StructField("s", StringType()), StructField("b", BooleanType()),
+                         StructField("out", BooleanType())])
+    rows = [(1.5, 2.5, 3, 4, "t", True, False), (None, None, None, None, None, None, True),
+            (math.nan, math.nan, -1, -2, "", False, True), (math.inf, -math.inf, 0, 0, "u", None, True),
+            (-7.25, 0.125, 7, 8, "kept", False, False), (9.5, 0.5, 1, 2, "off", True, True)]
     frame = spark.createDataFrame(rows, schema)
-    types = {f.name: f.dataType for f in schema.fields}
-    out = frame.select(_model_input(list(types), types).alias("m"))
-    assert [(f.name, f.dataType) for f in out.schema["m"].dataType.fields] == [(f.name, f.dataType) for f in schema.fields]
+    types = {f.name: f.dataType for f in schema.fields if f.name != "out"}
+    out = frame.select(_model_input(list(types), types, "`out`").alias("m"))
+    assert [(f.name, f.dataType) for f in out.schema["m"].dataType.fields] == list(
+        (name, kind) for name, kind in types.items())
+    placeholders = (0.0, 0.0, 0, 0, "", False)
     assert [tuple(r.m) for r in out.collect()] == [
-        (1.5, 2.5, 3, 4, "t", True), (0.0, 0.0, 0, 0, "", False), (0.0, 0.0, -1, -2, "", False),
-        (0.0, 0.0, 0, 0, "u", False), (0.0, 0.0, 7, 8, "", True)]
+        (1.5, 2.5, 3, 4, "t", True), placeholders, placeholders, placeholders, (-7.25, 0.125, 7, 8, "kept", False),
+        placeholders]
 
 
 def test_observed_counts_are_read_from_the_query_that_ran_without_waiting_for_the_listener(spark):  # noqa: F811

@@ -3,7 +3,7 @@
 The plan is a single projection over the input: each row rule's flag (a plain column
 expression, see ``rules``), whether the row is kept, the model's prediction through
 ``spark_udf`` and the source file; ``observe()`` counts rows in, rows kept and rows per
-rule on the way. One action (``toArrow``) runs it. A quarantined row is scored on safe
+rule on the way. One action (``toArrow``) runs it. A quarantined row is scored on
 placeholder values (its prediction is then dropped), because Spark evaluates a Python UDF
 for every row of a projection: the model never sees a null, a NaN or a malformed line.
 
@@ -94,41 +94,40 @@ class BatchResult:
                 "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()}, "status": self.status}
 
 
-def _sanitised(name: str, data_type: Any) -> str:
-    """The column as the model sees it, as SQL: a null, NaN or infinity replaced by a harmless value.
-
-    Spark runs a Python UDF on every row of its projection, so a row that is quarantined is
-    still scored (its prediction is dropped); only the values that break a model are
-    replaced, with a per-column expression that does not depend on the rules. SQL text
-    (the column's name is the only thing in it not ours): the struct of all of them is one
-    ``F.expr``, one call into the JVM, where building it from ``pyspark.sql.functions``
-    took about 12 calls a column, 0.3-0.8 s of every run for the 11 wine columns.
-    """
-    from pyspark.sql.types import BooleanType, DoubleType, FloatType, NumericType, StringType
+def _placeholder(name: str, data_type: Any) -> str:
+    """A harmless value of the column's type, as SQL, for a row the model's answer is dropped for."""
+    from pyspark.sql.types import BooleanType, NumericType, StringType
 
     from catalog.scoring.rules import quoted
 
-    column = quoted(name)
-    if isinstance(data_type, (DoubleType, FloatType)):
-        sql_type = data_type.simpleString().upper()
-        return (f"CASE WHEN {column} IS NULL OR isnan({column}) OR abs({column}) = CAST('Infinity' AS {sql_type}) "
-                f"THEN CAST(0 AS {sql_type}) ELSE {column} END")
     if isinstance(data_type, NumericType):
-        return f"coalesce({column}, CAST(0 AS {data_type.simpleString().upper()}))"
+        return f"CAST(0 AS {data_type.simpleString().upper()})"
     if isinstance(data_type, StringType):
-        return f"coalesce({column}, '')"
+        return "''"
     if isinstance(data_type, BooleanType):
-        return f"coalesce({column}, false)"
-    return column
+        return "false"
+    return quoted(name)
 
 
-def _model_input(columns: Sequence[str], types: Mapping[str, Any]) -> Any:
-    """The struct the UDF reads, its fields named as the signature's inputs: one ``F.expr``."""
+def _model_input(columns: Sequence[str], types: Mapping[str, Any], diverted: str) -> Any:
+    """The struct the UDF reads, its fields named as the signature's inputs: one ``F.expr``.
+
+    Spark runs a Python UDF on every row of its projection, so a quarantined row is still
+    scored (its prediction is dropped). A row the model could break on (a null, a NaN, an
+    infinity in one of its inputs) always fails a built-in ``quarantine`` rule
+    (``null-input``, ``non-finite-input``, whose action cannot be changed), so a row that is
+    ``diverted`` gets a struct of placeholders and every other row its own values: one test
+    of the mask per row, where a guard on each column cost three tests a column. SQL text
+    (the column names are the only thing in it not ours): one call into the JVM, where
+    building it from ``pyspark.sql.functions`` took about 12 calls a column.
+    """
     from pyspark.sql import functions as F
 
     from catalog.scoring.rules import quoted
 
-    return F.expr("struct(" + ", ".join(f"{_sanitised(c, types[c])} AS {quoted(c)}" for c in columns) + ")")
+    safe = ", ".join(f"{_placeholder(c, types[c])} AS {quoted(c)}" for c in columns)
+    own = ", ".join(f"{quoted(c)} AS {quoted(c)}" for c in columns)
+    return F.expr(f"CASE WHEN {diverted} THEN struct({safe}) ELSE struct({own}) END")
 
 
 def _balanced(items: Sequence[str], operator: str) -> str:
@@ -163,7 +162,7 @@ def _expressions(ctx: BatchContext, types: Mapping[str, Any]) -> tuple[list[Any]
     tests = [f"(`{mask_name(k)}` & {bits}) != 0" for k, bits in enumerate(quarantine) if bits]
     diverted = _balanced(tests, "OR") if tests else "false"
     scored = [F.col("*"), F.expr(f"CASE WHEN {diverted} THEN input_file_name() END").alias(FILE),
-              ctx.udf(_model_input(ctx.inputs, types)).alias(PREDICTION)]
+              ctx.udf(_model_input(ctx.inputs, types, diverted)).alias(PREDICTION)]
     # Two metrics only: CollectMetrics evaluates its aggregates row by row, outside whole-stage
     # code generation (27 of them cost more than the rules); each rule's count comes from the
     # collected bitmasks instead, and the two observed figures check them.
