@@ -155,8 +155,9 @@ def test_scoring_bench(capsys: pytest.CaptureFixture[str]) -> None:
     out = _run(capsys, "scoring")  # real Spark, the demo's model through spark_udf, Delta outputs
     assert re.search(r"^bare: csv -> spark_udf -> Delta +1 ", out, re.MULTILINE)
     assert re.search(r"^1,000 rows +5 ", out, re.MULTILINE) and "20,000 rows" in out
-    assert re.search(r"^RATIO governed-batch-20k/bare = \d+\.\d+x \(target <= 1\.15x, aim 1\.05x, medians\)", out,
-                     re.MULTILINE)
+    assert re.search(r"^RATIO governed-batch-20k/bare = \d+\.\d+x \(target <= 1\.15x, aim 1\.05x, median of paired "
+                     r"rounds\)", out, re.MULTILINE)
+    assert re.search(r"^paired ratios governed/bare per round: \[\d+\.\d+\]; ratio of the medians", out, re.MULTILINE)
     assert re.search(r"^LATENCY schema-gate p50 = \d+\.\d ms, \d+\.\d+x between 1k and 20,000 rows", out, re.MULTILINE)
     assert re.search(r"^LATENCY streaming-overhead median = -?\d+ ms per micro-batch over 4 ", out, re.MULTILINE)
 
