@@ -127,3 +127,88 @@ def test_a_predictions_stream_whose_count_disagrees_with_the_split_commits_nothi
     assert _sink(tmp_path / "p", fmt).committed("q") == -1
     if fmt == "parquet":
         assert [p.name for p in (tmp_path / "p").iterdir()] == []  # not even a partial file
+
+
+def _wide(start: int, rows: int, chunk: int = 10_000) -> pa.Table:
+    """The predictions' column kinds (double, long, string, list of strings), in collected chunks."""
+    n = np.arange(start, start + rows)
+    table = pa.table({"x": pa.array(n / 4.0), "n": pa.array(n, pa.int64()),
+                      "id": pa.array([f"q:0:{i}" for i in n]),
+                      "rules": pa.array([["r"] if i % 7 == 0 else [] for i in n], pa.list_(pa.string())),
+                      "flag": pa.array(n % 2 == 0)})
+    return pa.Table.from_batches(table.to_batches(max_chunksize=chunk))
+
+
+def test_a_large_append_is_written_as_several_files_in_one_commit_with_their_statistics(tmp_path: Path) -> None:
+    from catalog.scoring import delta_files
+
+    sink = _sink(tmp_path / "out")
+    rows = _wide(0, 600_000)
+    assert sink.append(pa.RecordBatchReader.from_batches(rows.schema, rows.to_batches()), "q", 0) is True
+    table = DeltaTable(str(tmp_path / "out"))
+    assert table.version() == 0 and table.transaction_version("q") == 0  # one commit, the batch's transaction in it
+    actions = pa.table(table.get_add_actions(flatten=True)).to_pylist()
+    assert len(actions) == delta_files.WRITERS  # written side by side
+    assert sum(a["num_records"] for a in actions) == 600_000
+    assert min(a["min.n"] for a in actions) == 0 and max(a["max.n"] for a in actions) == 599_999
+    assert min(a["min.x"] for a in actions) == 0.0 and max(a["max.x"] for a in actions) == 599_999 / 4.0
+    assert all(a["null_count.n"] == 0 for a in actions)
+    back = table.to_pyarrow_table().sort_by("n")
+    assert back.column("n").to_pylist() == list(range(600_000))
+    assert back.column("id").to_pylist()[:2] == ["q:0:0", "q:0:1"] and back.column("rules").to_pylist()[7] == ["r"]
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.parquet")) == sorted(a["path"] for a in actions)
+    # the next batch goes into the same table, a commit of its own
+    assert sink.append(_wide(600_000, 10), "q", 1) is True
+    assert DeltaTable(str(tmp_path / "out")).version() == 1
+    assert DeltaTable(str(tmp_path / "out")).to_pyarrow_table().num_rows == 600_010
+
+
+def test_a_failing_stream_leaves_no_file_behind_in_a_delta_table(tmp_path: Path) -> None:
+    rows = _wide(0, 400_000)
+
+    def batches():
+        yield from rows.to_batches()
+        raise RuntimeError("the stream broke after its last batch")
+
+    sink = _sink(tmp_path / "out")
+    assert sink.append(_wide(0, 5), "q", 0) is True
+    before = sorted(p.name for p in (tmp_path / "out").glob("*.parquet"))
+    with pytest.raises(RuntimeError, match="the stream broke after its last batch"):
+        sink.append(pa.RecordBatchReader.from_batches(rows.schema, batches()), "q", 1)
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.parquet")) == before
+    assert _sink(tmp_path / "out").committed("q") == 0
+    assert DeltaTable(str(tmp_path / "out")).to_pyarrow_table().num_rows == 5
+
+
+def test_tables_the_parallel_writer_cannot_serve_go_through_delta_rs(tmp_path: Path) -> None:
+    """A partitioned table, a constraint, a changed schema, a type outside the plain ones:
+    ``write_deltalake`` appends them (merging a new column into the schema)."""
+    from deltalake import write_deltalake
+
+    from catalog.scoring import delta_files
+
+    plain = _wide(0, 3)
+    assert delta_files.plain(None, plain.schema) is True
+    stamped = plain.append_column("at", pa.array([0, 1, 2], pa.timestamp("us", tz="UTC")))
+    assert delta_files.plain(None, stamped.schema) is False
+    assert delta_files.plain(None, pa.schema([("u", pa.uint32())])) is False
+
+    write_deltalake(str(tmp_path / "parted"), plain, partition_by=["flag"])
+    assert delta_files.plain(DeltaTable(str(tmp_path / "parted")), plain.schema) is False
+    assert _sink(tmp_path / "parted").append(_wide(3, 4), "q", 0) is True
+    assert DeltaTable(str(tmp_path / "parted")).to_pyarrow_table().num_rows == 7
+
+    constrained = tmp_path / "constrained"
+    write_deltalake(str(constrained), plain)
+    DeltaTable(str(constrained)).alter.add_constraint({"n_positive": "n >= 0"})
+    assert delta_files.plain(DeltaTable(str(constrained)), plain.schema) is False
+    with pytest.raises(Exception, match="3 rows failed validation check"):  # delta-rs enforces it
+        _sink(constrained).append(pa.table({c: plain.column(c) for c in plain.column_names}).set_column(
+            1, "n", pa.array([-1, -2, -3], pa.int64())), "q", 0)
+
+    sink = _sink(tmp_path / "evolving")
+    assert sink.append(plain, "q", 0) is True
+    assert delta_files.plain(DeltaTable(str(tmp_path / "evolving")), stamped.schema) is False
+    assert sink.append(stamped, "q", 1) is True  # a new column: merged into the table's schema
+    back = DeltaTable(str(tmp_path / "evolving")).to_pyarrow_table()
+    assert back.num_rows == 6 and "at" in back.column_names

@@ -82,11 +82,17 @@ class DeltaSink(Sink):
     def append(self, table: pa.Table | pa.RecordBatchReader, app_id: str, batch_id: int) -> bool:
         from deltalake import CommitProperties, Transaction, write_deltalake
 
+        from catalog.scoring import delta_files
+
         if self.committed(app_id) >= batch_id:
             return False
+        commit = CommitProperties(app_transactions=[Transaction(app_id, batch_id)])
+        if delta_files.plain(self._table, table.schema):
+            if delta_files.append_files(self.location.uri, self.location.path, self._table, table, commit):
+                return True
+            table = table.schema.empty_table()  # no rows: the table and the batch's transaction all the same
         write_deltalake(self._table if self._table is not None else self.location.uri, table, mode="append",
-                        schema_mode="merge",
-                        commit_properties=CommitProperties(app_transactions=[Transaction(app_id, batch_id)]))
+                        schema_mode="merge", commit_properties=commit)
         return True
 
 
