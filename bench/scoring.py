@@ -161,10 +161,9 @@ def _batch(ctx: Context, setup: _Setup, rows: int) -> tuple[list[float], list[fl
                      else _governed(setup, frame, setup.root / "out-governed", i))
             took[name] = time.perf_counter() - started
             assert count == rows, (name, count)
-        took_bare, took_governed = took["bare"], took["governed"]
         if i:
-            bare.append(took_bare)
-            governed.append(took_governed)
+            bare.append(took["bare"])
+            governed.append(took["governed"])
     return bare, governed
 
 
@@ -225,7 +224,8 @@ def run(ctx: Context) -> list[str]:
         for _ in range(STREAM_ROUNDS[ctx.sizes.name]):  # alternating: a shared machine's drift hits both
             stream_bare += _stream_fresh(ctx, setup, governed=False)
             stream_governed += _stream_fresh(ctx, setup, governed=True)
-    ratio = median([g / b for g, b in zip(governed, bare, strict=True)])
+    paired = [g / b for g, b in zip(governed, bare, strict=True)]
+    ratio = median(paired)
     print(f"{rows:,} wines (11 double columns) as CSV; model: the demo's ElasticNet via spark_udf; "
           f"{len(setup.rules.row)} row rules ({setup.rules.fingerprint[:12]}), {setup.quarantined:,} rows "
           f"quarantined by them; Spark {setup.spark.version} {setup.spark.sparkContext.master}")
@@ -234,7 +234,7 @@ def run(ctx: Context) -> list[str]:
         ["governed: + gate, row checks, quarantine, drift", len(governed), f"{median(governed):.2f} s",
          f"{min(governed):.2f} s"],
     ])
-    print(f"paired ratios governed/bare per round: {[round(g / b, 2) for g, b in zip(governed, bare, strict=True)]}; "
+    print(f"paired ratios governed/bare per round: {[round(r, 2) for r in paired]}; "
           f"ratio of the medians {median(governed) / median(bare):.2f}x")
     print_table(["batch: where the time went (medians)", "gate", "plan + Spark", "checks", "write (+ drift)"], [
         [name, *(fmt_ms(phases[name][key] / 1000) for key in ("gate", "spark", "checks", "write"))]
