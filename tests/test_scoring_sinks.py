@@ -180,6 +180,29 @@ def test_a_failing_stream_leaves_no_file_behind_in_a_delta_table(tmp_path: Path)
     assert DeltaTable(str(tmp_path / "out")).to_pyarrow_table().num_rows == 5
 
 
+def test_the_writers_threads_are_kept_between_appends_and_two_appends_run_at_once(tmp_path: Path) -> None:
+    """Fresh threads for every append paid their buffers in page faults again; the pool is
+    the module's, sized for the predictions and the quarantine appended side by side."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from catalog.scoring import delta_files
+
+    def writers() -> set[int]:
+        return {t.ident for t in threading.enumerate() if t.name.startswith("catalog-parquet")}
+
+    first, second = _sink(tmp_path / "a"), _sink(tmp_path / "b")
+    assert first.append(_wide(0, 300_000), "q", 0) is True
+    kept = writers()
+    assert 0 < len(kept) <= 2 * delta_files.WRITERS
+    with ThreadPoolExecutor(max_workers=2) as pool:  # two appends at once, as a batch does
+        done = [pool.submit(sink.append, _wide(0, 300_000), "q", 1) for sink in (first, second)]
+        assert [f.result(timeout=60) for f in done] == [True, True]
+    assert kept <= writers() and len(writers()) <= 2 * delta_files.WRITERS  # the same threads, no new ones
+    assert DeltaTable(str(tmp_path / "a")).to_pyarrow_table().num_rows == 600_000
+    assert DeltaTable(str(tmp_path / "b")).to_pyarrow_table().num_rows == 300_000
+
+
 def test_tables_the_parallel_writer_cannot_serve_go_through_delta_rs(tmp_path: Path) -> None:
     """A partitioned table, a constraint, a changed schema, a type outside the plain ones:
     ``write_deltalake`` appends them (merging a new column into the schema)."""
