@@ -12,8 +12,7 @@ the data are generated wines (the 11 attributes) as CSV. Spark runs ``local[*]``
    plan with ``observe()`` counts, quarantine split, prediction ids, drift against the
    training table, Delta appends of predictions and quarantine. Paired rounds after
    ``WARM_ROUNDS`` unmeasured ones, alternating which goes first; the median of the paired
-   ratios. Target:
-   <= 1.15x (aim 1.05x).
+   ratios. Target: <= 1.15x (aim 1.05x).
 2. The schema gate alone (a fresh gate each call, so MLflow's enforcement runs every
    time) on a 1,000-row and a ``ROWS``-row DataFrame: p50 and max. Target: < 50 ms, and
    the same for both sizes (it reads metadata only).

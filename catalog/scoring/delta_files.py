@@ -44,9 +44,8 @@ GROUP_ROWS = 1 << 18
 #: Arrow's allocator, so fresh threads for every append paid their buffers in page faults
 #: again (a million predictions, timed alone: 7,300 page faults and 337-339 ms; on threads
 #: kept, 510 and 278-283 ms). Twice ``WRITERS``: the predictions and the quarantine are
-#: appended at once.
-_POOL: ThreadPoolExecutor | None = None
-_POOL_LOCK = threading.Lock()
+#: appended at once. (The executor starts its threads at the first append, not here.)
+_POOL = ThreadPoolExecutor(max_workers=2 * WRITERS, thread_name_prefix="catalog-parquet")
 #: Table settings a writer must honour (CHECK constraints, column mapping). Generated and
 #: identity columns live in the schema's field metadata, which the schema comparison sees.
 _TABLE_KEYS = ("delta.constraints.", "delta.columnMapping.mode")
@@ -111,14 +110,6 @@ def _stats(path: Path, schema: pa.Schema) -> str:
     return json.dumps({"numRecords": meta.num_rows, "minValues": low, "maxValues": high, "nullCount": nulls})
 
 
-def _writers() -> ThreadPoolExecutor:
-    global _POOL
-    with _POOL_LOCK:
-        if _POOL is None:
-            _POOL = ThreadPoolExecutor(max_workers=2 * WRITERS, thread_name_prefix="catalog-parquet")
-        return _POOL
-
-
 def _write(folder: Path, batches: Iterator[pa.RecordBatch], lock: threading.Lock, schema: pa.Schema,
            written: list[Path]) -> Path | None:
     """Write the batches this thread takes from the shared iterator to one new file."""
@@ -164,8 +155,7 @@ def append_files(uri: str, folder: Path, table: Any, rows: pa.Table | pa.RecordB
     written: list[Path] = []
     folder.mkdir(parents=True, exist_ok=True)
     try:
-        pool = _writers()
-        futures = [pool.submit(_write, folder, batches, lock, schema, written) for _ in range(WRITERS)]
+        futures = [_POOL.submit(_write, folder, batches, lock, schema, written) for _ in range(WRITERS)]
         wait(futures)  # every writer done before a failure's files are removed
         files = [p for p in (f.result() for f in futures) if p is not None]
         if not files:
