@@ -70,6 +70,22 @@ def test_rule_counts_and_lists_match_a_per_row_loop(rules: int) -> None:
     assert split.rule_lists(masks, [r.id for r in named], [], rows).to_pylist() == [[]] * rows
 
 
+@pytest.mark.parametrize("prefix", ["q:4", "0f8fad5b-d9cb-469f-a165-70867728950e:12", "é:0"])
+def test_row_ids_are_the_prefix_and_the_position_across_every_digit_count(prefix: str) -> None:
+    edges = [0, 1, 9, 10, 99, 100, 9_999, 10_000, 10_001, 99_999_999, 100_000_000, 10**12 + 7, 10**18, 2**63 - 1]
+    rng = random.Random(7)
+    for positions in ([], [0], edges, sorted(rng.sample(range(3_000_000), 5_000)), list(range(995, 1_012)),
+                      sorted(rng.randrange(10**rng.randrange(1, 19)) for _ in range(300))):
+        ids = split.row_ids(prefix, np.array(positions, dtype=np.int64))
+        ids.validate(full=True)
+        assert ids.type == pa.string()
+        assert ids.to_pylist() == [f"{prefix}:{p}" for p in positions]
+
+
+def test_row_ids_out_of_order_are_still_right() -> None:
+    assert split.row_ids("r:1", np.array([12, 3, 100, 7])).to_pylist() == ["r:1:12", "r:1:3", "r:1:100", "r:1:7"]
+
+
 def _collected(rows: int, chunk: int, failed: dict[int, list[int]]) -> pa.Table:
     """A collected batch as the scoring plan returns it: input ``x``, one mask column, the
     prediction, the corrupt record and the source file, in chunks of ``chunk`` rows."""
