@@ -113,15 +113,14 @@ def rule_lists(masks: Sequence[Any], ids: list[str], which: list[int], rows: int
 
 #: Decimal digits of a row position: ``10**k`` for k = 1..18 (int64 holds 19 digits).
 _POWERS = [10**k for k in range(1, 19)]
-_QUADS: list[Any] = []  # "0000".."9999" as 10,000 four-byte words, built at first use
 
 
+@functools.lru_cache(maxsize=1)
 def _quads() -> Any:
+    """The 10,000 four-digit words, "0000" to "9999", as 32-bit integers."""
     import numpy as np
 
-    if not _QUADS:
-        _QUADS.append(np.array([f"{i:04d}".encode() for i in range(10_000)], dtype="S4").view(np.uint32))
-    return _QUADS[0]
+    return np.array([f"{i:04d}".encode() for i in range(10_000)], dtype="S4").view(np.uint32)
 
 
 @functools.lru_cache(maxsize=64)
@@ -148,13 +147,12 @@ def row_ids(prefix: str, positions: Any) -> pa.Array:
     import pyarrow.compute as pc
 
     at = np.asarray(positions, dtype=np.int64)
-    if len(at) and (at[0] < 0 or np.any(at[1:] < at[:-1])):
-        return pc.binary_join_element_wise(prefix, pc.cast(pa.array(at, pa.int64()), pa.string()), ":")
     head = f"{prefix}:".encode()
+    ordered = not len(at) or (at[0] >= 0 and not np.any(at[1:] < at[:-1]))
     # rows [bounds[w - 1], bounds[w]) have w digits (ascending positions: one block per digit count)
-    bounds = [0, *np.searchsorted(at, np.array(_POWERS, dtype=np.int64)).tolist(), len(at)]
+    bounds = [0, *np.searchsorted(at, np.array(_POWERS, dtype=np.int64)).tolist(), len(at)] if ordered else []
     sizes = [(bounds[w] - bounds[w - 1]) * (len(head) + w) for w in range(1, len(bounds))]
-    if sum(sizes) >= 2**31:
+    if not ordered or sum(sizes) >= 2**31:
         return pc.binary_join_element_wise(prefix, pc.cast(pa.array(at, pa.int64()), pa.string()), ":")
     quads, data = _quads(), np.empty(sum(sizes), dtype=np.uint8)
     offsets = np.empty(len(at) + 1, dtype=np.int32)
