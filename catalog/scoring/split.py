@@ -261,7 +261,7 @@ class Split:
         # once, as long as the longest chunk, and sliced (no copy) per chunk
         longest = max((c.num_rows for c in chunks), default=0)
         shared = self._constant_columns(longest)
-        empty = None if which else self._lists(np.arange(longest), which)
+        empty = None if which else rule_lists(self.masks, [], [], longest)
         start = yielded = 0
         for chunk in chunks:
             rows = chunk.num_rows
