@@ -62,8 +62,11 @@ def serving(path: Path, log_dir: Path, *, workers: int | None = 1, timeout: floa
     import sys
     import urllib.request
 
+    # No MLflow for the hook's reconciler, whatever the checkout holds (a demo's mlflow.db
+    # in the repository would have every worker import MLflow beside the measured requests)
     env = {**os.environ, "CATALOG_DATABASE_URL": f"sqlite:///{path}", "CATALOG_READ_ACCESS": "open",
-           "CATALOG_USER": "bench", "PYTHONUNBUFFERED": "1"}
+           "CATALOG_USER": "bench", "PYTHONUNBUFFERED": "1",
+           "CATALOG_MLFLOW_URI": f"sqlite:///{log_dir / 'no-mlflow.db'}"}
     args = ["serve", "--port", "0", *(["--workers", str(workers)] if workers is not None else [])]
     out, err = log_dir / "serve.out", log_dir / "serve.err"
     with out.open("w") as stdout, err.open("w") as stderr:

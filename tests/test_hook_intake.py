@@ -220,3 +220,30 @@ def test_the_hook_settings_keep_the_secret_out_of_reprs_and_check_their_values()
     with pytest.raises(ConfigError) as raised:
         Settings.from_env(environ={"CATALOG_HOOK_WINDOW_SECONDS": "0", "CATALOG_USER": "u"})
     assert str(raised.value) == "CATALOG_HOOK_WINDOW_SECONDS=0: expected an int >= 1"
+
+
+def test_the_reconciler_where_there_is_no_mlflow_store_says_so_without_importing_mlflow(tmp_path: Path) -> None:
+    """``catalog serve``'s hook worker reconciles at start and every 30 s while MLflow is missing.
+
+    Importing MLflow takes seconds of CPU under the interpreter lock the server's request
+    threads share: it was done before the store was found missing, and the entity reads of
+    a just-started server went from 1.3 to 5.7 ms p50 (p99 2 -> 55 ms) beside it.
+    """
+    import subprocess
+    import sys
+
+    missing = tmp_path / "no-mlflow.db"
+    script = (
+        "import sys\n"
+        "from catalog.errors import SourceUnavailableError\n"
+        "from catalog.intake import registry\n"
+        "try:\n"
+        f"    registry.registry_state({f'sqlite:///{missing}'!r})\n"
+        "except SourceUnavailableError as exc:\n"
+        "    print('refused:', exc)\n"
+        "print('mlflow imported:', 'mlflow' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
+    assert f"refused: MLflow database sqlite:///{missing} does not exist ({missing})" in done.stdout, done.stderr
+    assert "mlflow imported: False" in done.stdout
+    assert not missing.exists()

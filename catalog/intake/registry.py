@@ -44,13 +44,16 @@ def client(uri: str) -> Any:
     """A read client of MLflow at ``uri``; a ``sqlite:`` store is opened read-only and must exist.
 
     MLflow creates and migrates the database of a ``sqlite:`` URI it is given; the
-    reconciler of a ``catalog serve`` started where there is no MLflow must not.
+    reconciler of a ``catalog serve`` started where there is no MLflow must not. The
+    store is checked before MLflow is imported: importing it takes seconds of CPU, under
+    the interpreter lock the server's request threads share with the hook's worker,
+    which retries every 30 s where there is no MLflow.
     """
-    from mlflow.tracking import MlflowClient
-
     from catalog.mlflow_source.connect import client_uri
 
     read_uri = client_uri(uri, redact_uri(uri))
+    from mlflow.tracking import MlflowClient
+
     return MlflowClient(tracking_uri=read_uri, registry_uri=read_uri)
 
 
