@@ -225,7 +225,7 @@ def test_the_hook_settings_keep_the_secret_out_of_reprs_and_check_their_values()
 def test_the_reconciler_where_there_is_no_mlflow_store_says_so_without_importing_mlflow(tmp_path: Path) -> None:
     """``catalog serve``'s hook worker reconciles at start and every 30 s while MLflow is missing.
 
-    Importing MLflow takes seconds of CPU under the interpreter lock the server's request
+    Importing MLflow takes about a second of CPU under the interpreter lock the request
     threads share: it was done before the store was found missing, and the entity reads of
     a just-started server went from 1.3 to 5.7 ms p50 (p99 2 -> 55 ms) beside it.
     """

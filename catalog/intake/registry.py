@@ -45,7 +45,7 @@ def client(uri: str) -> Any:
 
     MLflow creates and migrates the database of a ``sqlite:`` URI it is given; the
     reconciler of a ``catalog serve`` started where there is no MLflow must not. The
-    store is checked before MLflow is imported: importing it takes seconds of CPU, under
+    store is checked before MLflow is imported: importing it takes about a second of CPU, under
     the interpreter lock the server's request threads share with the hook's worker,
     which retries every 30 s where there is no MLflow.
     """
