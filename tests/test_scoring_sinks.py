@@ -179,6 +179,24 @@ def test_a_large_append_is_written_as_several_files_in_one_commit_with_their_sta
     assert DeltaTable(str(tmp_path / "out")).to_pyarrow_table().num_rows == 600_010
 
 
+def test_the_row_ids_are_written_without_a_dictionary_and_the_other_columns_with_one(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    rows = _wide(0, 50_000).append_column("prediction_id", pa.array([f"q:0:{i}" for i in range(50_000)]))
+    assert _sink(tmp_path / "out").append(rows, "q", 0) is True
+    files = sorted((tmp_path / "out").glob("*.parquet"))
+    assert files
+    for path in files:
+        meta = pq.read_metadata(path)
+        names = meta.schema.names
+        chunks = {names[i]: meta.row_group(0).column(i) for i in range(meta.num_columns)}
+        assert chunks["prediction_id"].has_dictionary_page is False
+        assert "PLAIN_DICTIONARY" not in chunks["prediction_id"].encodings
+        assert chunks["id"].has_dictionary_page is True and chunks["n"].has_dictionary_page is True
+    back = DeltaTable(str(tmp_path / "out")).to_pyarrow_table().sort_by("n")
+    assert back.column("prediction_id").to_pylist()[-1] == "q:0:49999"
+
+
 def test_a_failing_stream_leaves_no_file_behind_in_a_delta_table(tmp_path: Path) -> None:
     rows = _wide(0, 400_000)
 
