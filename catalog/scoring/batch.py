@@ -27,8 +27,8 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from catalog.scoring.deployment import ScoringError
-from catalog.scoring.split import (BITS, FILE, PREDICTION, input_columns, mask_name, masks_of, rule_bits, rule_counts,
-                                   split)
+from catalog.scoring.split import (BITS, FILE, PREDICTION, ROW_ID, input_columns, mask_name, masks_of, rule_bits,
+                                   rule_counts, split)
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -43,7 +43,7 @@ __all__ = ["ADDED_COLUMNS", "BatchContext", "BatchFailed", "BatchResult", "colle
            "score_batch"]
 
 #: Columns the job adds to the predictions and quarantine tables: an input may not be named so.
-ADDED_COLUMNS = (PREDICTION, "prediction_id", "warned_rules", "failed_rules", "raw_line", "source_file", "batch_id",
+ADDED_COLUMNS = (PREDICTION, ROW_ID, "warned_rules", "failed_rules", "raw_line", "source_file", "batch_id",
                  "model_version", "run_id")
 _OBSERVED = ("rows_in", "rows_diverted")  # the observed metrics, in their order
 

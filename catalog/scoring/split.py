@@ -35,10 +35,12 @@ if TYPE_CHECKING:
     import numpy as np
     import pyarrow as pa
 
-__all__ = ["BITS", "FILE", "PREDICTION", "Split", "hit", "input_columns", "mask_name", "masks_of", "rule_bits",
+__all__ = ["BITS", "FILE", "PREDICTION", "ROW_ID", "Split", "hit", "input_columns", "mask_name", "masks_of", "rule_bits",
            "row_ids", "rule_counts", "rule_lists", "split"]
 
 PREDICTION = "prediction"
+#: Each output row's stable id: ``<app id>:<batch id>:<position>``.
+ROW_ID = "prediction_id"
 FILE = "_source_file"
 #: Row rules per bitmask column: bit j of ``_failed_<k>`` is rule 62k+j (a long holds 63 bits).
 BITS = 62
@@ -231,7 +233,7 @@ class Split:
         raw = (table.column(CORRUPT_COLUMN).take(at) if CORRUPT_COLUMN in table.column_names
                else pa.nulls(len(self.divert_at), pa.string()))
         out = table.select(input_columns(table.column_names)).take(at)
-        for name, column in (("prediction_id", self._ids(self.divert_at)),
+        for name, column in ((ROW_ID, self._ids(self.divert_at)),
                              ("failed_rules", self._lists(self.divert_at, which)),
                              ("raw_line", raw), ("source_file", table.column(FILE).take(at)),
                              *zip(self.constants, self._constant_columns(len(self.divert_at)))):
@@ -245,7 +247,7 @@ class Split:
 
         table = self.table.select([*input_columns(self.table.column_names), PREDICTION])
         which = [i for i, r in enumerate(self.rules) if r.action != "quarantine"]
-        added = [pa.field("prediction_id", pa.string()), pa.field("warned_rules", pa.list_(pa.string())),
+        added = [pa.field(ROW_ID, pa.string()), pa.field("warned_rules", pa.list_(pa.string())),
                  *(pa.field(name, kind) for name, (_, kind) in self.constants.items())]
         schema = pa.schema([*table.schema, *added])
         return pa.RecordBatchReader.from_batches(schema, self._prediction_batches(table, which, schema))
