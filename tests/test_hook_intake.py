@@ -23,7 +23,7 @@ from catalog.config import Settings
 from catalog.errors import ConfigError
 from catalog.intake import queue, sign
 from catalog.service import Catalog
-from catalog.store.schema import HookDeliveryRow, HookJobRow
+from catalog.store.schema import HookDeliveryRow, HookJobRow, now_ms
 from tests.web_fixtures import catalog_app, client  # noqa: F401 - fixture
 
 SECRET = "a-shared-secret-of-32-characters"
@@ -247,3 +247,36 @@ def test_the_reconciler_where_there_is_no_mlflow_store_says_so_without_importing
     assert f"refused: MLflow database sqlite:///{missing} does not exist ({missing})" in done.stdout, done.stderr
     assert "mlflow imported: False" in done.stdout
     assert not missing.exists()
+
+
+def test_the_worker_s_idle_poll_does_not_wait_for_the_write_lock(settings: Settings) -> None:
+    """With no job due, ``claim`` only reads; a due job is still claimed once the lock is free.
+
+    The worker polls every ``hook_poll_seconds``: taking the write lock for an empty queue
+    made each poll wait behind a long ingest (up to the 60 s busy timeout) and made writers
+    wait behind the poll.
+    """
+    import sqlite3
+    import threading
+
+    from catalog.intake.events import parse_event
+
+    path = settings.database_url.removeprefix("sqlite:///")
+    with Catalog(settings) as catalog:
+        assert queue.claim(catalog) == []  # the store made, in WAL mode, before the lock is held
+        holder = sqlite3.connect(path, isolation_level=None)
+        got: list[list[queue.Job]] = []
+        try:
+            holder.execute("BEGIN IMMEDIATE")
+            poll = threading.Thread(target=lambda: got.append(queue.claim(catalog)), daemon=True)
+            poll.start()
+            poll.join(10)
+            assert got == [[]], "the idle poll waited for the write lock"
+        finally:
+            holder.rollback()
+            holder.close()
+        with catalog.write_session() as session, session.begin():
+            queue.enqueue(session, parse_event(json.dumps(CREATED).encode()), origin="hook", now=now_ms())
+        claimed = queue.claim(catalog)
+        assert [(job.event.model, job.event.version, job.status) for job in claimed] == [("wine-quality", "3", "running")]
+        assert queue.claim(catalog) == []

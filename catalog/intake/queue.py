@@ -101,10 +101,18 @@ def enqueue(session: Session, event: HookEvent, *, origin: str, delivery_id: str
 
 
 def claim(catalog: Catalog, *, now: int | None = None, limit: int = 100, lease_ms: int = 600_000) -> list[Job]:
-    """Take up to ``limit`` due jobs (queued and due, or running with an expired lease), oldest first."""
+    """Take up to ``limit`` due jobs (queued and due, or running with an expired lease), oldest first.
+
+    With nothing due (the worker's every poll, most of the time) it only reads: the write lock
+    is taken when there is a job to claim, so an idle worker neither waits behind a long
+    ingest nor makes writers wait behind it.
+    """
     now = now_ms() if now is None else now
     due = or_((HookJobRow.status == QUEUED) & (HookJobRow.next_attempt_at <= now),
               (HookJobRow.status == RUNNING) & (HookJobRow.lease_until <= now))
+    with catalog.session() as session:
+        if session.scalar(select(HookJobRow.id).where(due).limit(1)) is None:
+            return []
     with catalog.write_session() as session, session.begin():
         rows = list(session.scalars(select(HookJobRow).where(due).order_by(HookJobRow.id).limit(limit)))
         for row in rows:
